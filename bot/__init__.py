@@ -1,0 +1,1 @@
+"""The answer engine: retrieval, fusion, the answer decision and the dialogue around it."""

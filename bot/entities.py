@@ -1,0 +1,43 @@
+"""Find the district and entity type a question is about."""
+from __future__ import annotations
+
+import re
+
+from kb.model import DISTRICTS
+
+# entity type → words people use for it (checked longest first)
+ENTITY_WORDS = {
+    "个体工商户": ("个体工商户", "个体户", "个体经营", "个体"),
+    "个人独资": ("个人独资企业", "个人独资", "个独", "独资企业"),
+    "合伙": ("有限合伙", "普通合伙", "合伙企业", "合伙"),
+    "分公司": ("分公司", "分支机构", "分店"),
+    "股份公司": ("股份有限公司", "股份公司"),
+    "外商投资": ("外商投资企业", "外商投资", "外资企业", "外资公司", "外企", "港资", "台资", "外商独资"),
+    "农民专业合作社": ("农民专业合作社", "专业合作社", "合作社"),
+    "有限公司": ("有限责任公司", "一人有限公司", "一人公司", "有限公司"),
+}
+_ENTITY_RE = [(entity, re.compile("|".join(sorted(words, key=len, reverse=True)))) for entity, words in ENTITY_WORDS.items()]
+_DISTRICT_RE = re.compile("|".join(f"{d}(?:区)?" for d in DISTRICTS) + "|广州开发区|开发区|南沙新区|自贸区")
+_DISTRICT_ALIAS = {"广州开发区": "黄埔", "开发区": "黄埔", "南沙新区": "南沙", "自贸区": "南沙"}
+
+
+def find_district(text: str) -> str | None:
+    """The first Guangzhou district named in the text (区 optional), or None."""
+    match = _DISTRICT_RE.search(text)
+    if not match:
+        return None
+    word = match.group(0)
+    return _DISTRICT_ALIAS.get(word, word.rstrip("区"))
+
+
+def find_entity(text: str) -> str | None:
+    """The entity type named in the text, or None; specific kinds win over 有限公司."""
+    found = [(m.start(), entity) for entity, pattern in _ENTITY_RE if (m := pattern.search(text))]
+    if not found:
+        return None
+    non_llc = [f for f in found if f[1] != "有限公司"]
+    return min(non_llc or found)[1]
+
+
+def entity_words(entity: str) -> tuple[str, ...]:
+    return ENTITY_WORDS.get(entity, ())

@@ -1,0 +1,116 @@
+"""Hybrid retrieval: BM25 and dense candidates, fused per knowledge point, aware of district and entity type."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot import fusion
+from indexer.dense import QUERY_PROMPT, Embedder
+from indexer.snapshot import Snapshot, Unit
+from indexer.text import Tokenizer
+from kb.model import ALL_ENTITIES, CITY_WIDE
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    district: str | None = None
+    entity: str | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    unit: Unit
+    score: float  # fused and adjusted; ranks candidates
+    dense: float  # best cosine of the query with any of the unit's questions
+    bm25: float  # BM25 score divided by the query's ceiling, 0..1
+    notes: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Weights:
+    w_dense: float = 0.6
+    w_bm25: float = 0.4
+    district_boost: float = 0.03
+    entity_boost: float = 0.03
+    policy_penalty: float = 0.05
+    candidates: int = 50
+
+
+def scope_adjustment(unit: Unit, query: Query, w: Weights) -> tuple[float, tuple[str, ...]]:
+    """Prefer points for the asked district and entity type; a 全市 point answers when none is named."""
+    if unit.kp is None:
+        return -w.policy_penalty, ("policy",)
+    adj, notes = 0.0, []
+    district = unit.kp.district
+    if district != CITY_WIDE:
+        if query.district == district:
+            adj, notes = adj + w.district_boost, notes + ["district_match"]
+        else:
+            adj, notes = adj - (4 * w.district_boost if query.district else w.district_boost), notes + ["district_other"]
+    types = unit.kp.entity_types
+    if query.entity and ALL_ENTITIES not in types:
+        if query.entity in types:
+            adj, notes = adj + w.entity_boost, notes + ["entity_match"]
+        else:
+            adj, notes = adj - w.entity_boost, notes + ["entity_other"]
+    return adj, tuple(notes)
+
+
+class HybridRetriever:
+    """Takes both searchers' inputs as collaborators; holds nothing mutable."""
+
+    def __init__(self, snapshot: Snapshot, tokenizer: Tokenizer, embedder: Embedder, weights: Weights):
+        self.snapshot = snapshot
+        self.tokenizer = tokenizer
+        self.embedder = embedder
+        self.weights = weights
+        self._by_id = {u.id: u for u in snapshot.units}
+        self._unit_rows: list[list[int]] = [[] for _ in snapshot.units]
+        for row, unit_index in enumerate(snapshot.rows.tolist()):
+            self._unit_rows[unit_index].append(row)
+
+    def snapshot_unit(self, unit_id: str) -> Unit | None:
+        return self._by_id.get(unit_id)
+
+    def bm25_scores(self, tokens: list[str]) -> np.ndarray:
+        """Per unit, BM25 divided by the query's ceiling (0..1)."""
+        raw = self.snapshot.bm25.scores(tokens)
+        ceiling = self.snapshot.bm25.ceiling(tokens)
+        return raw / ceiling if ceiling > 0 else raw
+
+    def dense_scores(self, vector: np.ndarray, k: int) -> dict[int, float]:
+        """Best cosine per unit among the top-k vectors."""
+        scores, rows = self.snapshot.dense.search(vector, k)
+        best: dict[int, float] = {}
+        for score, row in zip(scores.tolist(), rows.tolist()):
+            unit = int(self.snapshot.rows[row])
+            if score > best.get(unit, -1.0):
+                best[unit] = score
+        return best
+
+    def _exact_dense(self, vector: np.ndarray, unit: int) -> float:
+        rows = self._unit_rows[unit]
+        vectors = np.vstack([self.snapshot.dense.index.reconstruct(r) for r in rows])
+        return float((vectors @ vector).max())
+
+    def search(self, query: Query, k: int = 10, weights: Weights | None = None) -> list[Candidate]:
+        w = weights or self.weights
+        tokens = self.tokenizer(query.text)
+        bm25 = self.bm25_scores(tokens)
+        vector = self.embedder.encode([query.text], prompt=QUERY_PROMPT)[0]
+        dense = self.dense_scores(vector, w.candidates * 3)
+        top_bm25 = np.argsort(-bm25)[: w.candidates] if tokens else np.array([], dtype=int)
+        pool = set(dense) | {int(i) for i in top_bm25 if bm25[i] > 0}
+        for unit in pool - set(dense):
+            dense[unit] = self._exact_dense(vector, unit)
+        fused = fusion.weighted({str(u): dense[u] for u in pool}, {str(u): float(bm25[u]) for u in pool},
+                                w.w_dense, w.w_bm25)
+        candidates = []
+        for key, score in fused.items():
+            unit = self.snapshot.units[int(key)]
+            adj, notes = scope_adjustment(unit, query, w)
+            candidates.append(Candidate(unit, score + adj, dense[int(key)], float(bm25[int(key)]), notes))
+        candidates.sort(key=lambda c: (-c.score, c.unit.id))
+        return candidates[:k]

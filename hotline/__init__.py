@@ -1,0 +1,1 @@
+"""Guangzhou 12345 enterprise-service hotline: configuration and command line."""

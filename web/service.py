@@ -1,0 +1,118 @@
+"""The chat service behind every channel: validate, store, answer, hand off, store again."""
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.dialogue import DialogueState
+from bot.engine import AnswerEngine, BotTurn
+from hotline.config import Config
+from web.db import ChatSession, Message, Ticket, create_schema, make_engine, utcnow
+
+log = logging.getLogger(__name__)
+CHANNELS = ("web", "wechat", "cli")
+
+
+class ChatInputError(ValueError):
+    """A request the service refuses, with the contract's error code and HTTP status."""
+
+    def __init__(self, code: str, message: str, status: int = 400):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def validate_message(message: object, limit: int) -> str:
+    if not isinstance(message, str):
+        raise ChatInputError("invalid_message", f"message 必须是字符串，收到的是 {type(message).__name__}")
+    if not message.strip():
+        raise ChatInputError("empty_message", "消息内容不能为空")
+    if len(message) > limit:
+        raise ChatInputError("message_too_long", f"消息过长：{len(message)} 个字符，上限为 {limit} 个字符", 413)
+    return message
+
+
+@dataclass
+class ChatService:
+    """One per process; the database is the only state shared between workers."""
+
+    config: Config
+    engine: AnswerEngine
+    sessions: sessionmaker
+
+    def _next_seq(self, db: Session, session_id: str) -> int:
+        return (db.scalar(select(func.max(Message.seq)).where(Message.session_id == session_id)) or 0) + 1
+
+    def _open_session(self, db: Session, session_id: object, channel: str) -> ChatSession:
+        if session_id is not None and not isinstance(session_id, str):
+            raise ChatInputError("invalid_session_id", "session_id 必须是字符串或 null")
+        chat = db.get(ChatSession, session_id) if session_id and len(session_id) <= 64 else None
+        if chat is None:  # an unknown or missing id starts a new session
+            chat = ChatSession(id=uuid.uuid4().hex, channel=channel, state={}, elements={})
+            db.add(chat)
+            db.flush()
+        return chat
+
+    def _store(self, db: Session, chat: ChatSession, role: str, text: str, turn: BotTurn | None = None) -> Message:
+        msg = Message(session_id=chat.id, seq=self._next_seq(db, chat.id), role=role, text=text)
+        if turn:
+            msg.type, msg.reason, msg.confidence, msg.sources = turn.type, turn.reason, turn.confidence, turn.sources
+        db.add(msg)
+        db.flush()
+        return msg
+
+    def _create_ticket(self, db: Session, chat: ChatSession, turn: BotTurn, text: str) -> Ticket:
+        ticket = Ticket(id=f"T{utcnow():%Y%m%d}{uuid.uuid4().hex[:8].upper()}", session_id=chat.id,
+                        channel=chat.channel, queue=turn.queue or "综合", reason=turn.reason,
+                        summary=text[:120], elements=dict(chat.elements or {}))
+        db.add(ticket)
+        chat.status = "handoff"
+        return ticket
+
+    def _open_ticket(self, db: Session, chat: ChatSession) -> Ticket | None:
+        return db.scalar(select(Ticket).where(Ticket.session_id == chat.id, Ticket.status != "closed")
+                         .order_by(Ticket.created_at.desc()))
+
+    def chat(self, message: object, session_id: object = None, channel: str = "web") -> dict:
+        """One turn; the user's message is committed before the bot answers it."""
+        text = validate_message(message, self.config.max_message_chars)
+        if channel not in CHANNELS:
+            raise ChatInputError("invalid_channel", f"未知渠道 {channel!r}，可选：{'、'.join(CHANNELS)}")
+        with self.sessions() as db:
+            chat = self._open_session(db, session_id, channel)
+            self._store(db, chat, "user", text)
+            chat.updated_at = utcnow()
+            db.commit()
+            ticket = self._open_ticket(db, chat) if chat.status == "handoff" else None
+            if ticket is not None:
+                turn = BotTurn("handoff", "您的会话已转人工客服，坐席会尽快回复您，请稍候。", "awaiting_agent", 1.0,
+                               queue=ticket.queue)
+            else:
+                chat.status = "bot"
+                turn = self.engine.respond(text, DialogueState.from_json(chat.state), utcnow())
+                chat.state = turn.state.to_json()
+                if turn.type == "handoff":
+                    ticket = self._create_ticket(db, chat, turn, text)
+            self._store(db, chat, "bot", turn.reply, turn)
+            db.commit()
+            return {
+                "session_id": chat.id, "type": turn.type, "reply": turn.reply, "sources": turn.sources,
+                "suggestions": turn.suggestions,
+                "handoff": {"ticket_id": ticket.id, "queue": ticket.queue, "reason": ticket.reason} if ticket else None,
+                "confidence": round(float(turn.confidence), 4),
+            }
+
+
+def open_chat_service(config: Config, runtime=None) -> ChatService:
+    """Load the runtime (index, models) and connect to the database."""
+    from bot.runtime import load_runtime
+
+    runtime = runtime or load_runtime(config)
+    engine = make_engine(config.db_url)
+    create_schema(engine)
+    return ChatService(config, runtime.engine, sessionmaker(engine, expire_on_commit=False))
