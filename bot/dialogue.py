@@ -21,7 +21,7 @@ class DialogueState:
     last_kp: str = ""
     entity: str | None = None
     district: str | None = None
-    options: dict[str, str] = field(default_factory=dict)  # clarify option text → knowledge point id
+    options: dict[str, str] = field(default_factory=dict)  # normalised clarify option text → knowledge point id
     fallbacks_in_row: int = 0
     updated_at: str = ""
 
@@ -65,7 +65,8 @@ def _residue(text: str, district: str) -> str:
 def read_message(text: str, state: DialogueState) -> Reading:
     """Resolve clarify choices and short follow-ups ("那要多久？", "个体户呢？", "在南沙办呢？")."""
     stripped = text.strip().rstrip("？?。.!！ ")
-    option = state.options.get(text.strip()) or state.options.get(stripped)
+    option = state.options.get(text.strip()) or next(
+        (kp for title, kp in state.options.items() if title.rstrip("？?。.!！ ") == stripped), None)
     district = find_district(text)
     entity = find_entity(text)
     if option:
@@ -77,7 +78,7 @@ def read_message(text: str, state: DialogueState) -> Reading:
     if entity and entity != state.entity:
         query = _swap_entity(state.last_query, state.entity, entity)
     elif district and not _residue(stripped, district):
-        query = state.last_query  # only the district changed
+        query = f"{district}区 {state.last_query}"  # only the district changed
     else:
         query = f"{state.last_item} {text}".strip()
     return Reading(query, district or state.district, entity or state.entity, True)

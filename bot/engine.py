@@ -105,12 +105,13 @@ class AnswerEngine:
         if decision.type == "answer":
             return self._answer(decision, candidates, reading.query, state, reading)
         if decision.type == "clarify":
-            options = {c.unit.title: c.unit.id for c in decision.chosen}
+            titles = [c.unit.title for c in decision.chosen]
+            options = {normalize(c.unit.title): c.unit.id for c in decision.chosen}
             return BotTurn(
                 "clarify", "您想咨询的是下面哪一个问题？请点选或回复对应的问题：\n" +
-                "\n".join(f"{i}. {title}" for i, title in enumerate(options, 1)),
+                "\n".join(f"{i}. {title}" for i, title in enumerate(titles, 1)),
                 decision.reason, decision.confidence, [source_of(c, self.t) for c in decision.chosen],
-                list(options), query=reading.query,
+                titles, query=reading.query,
                 state=replace(state, options=options, entity=reading.entity, district=reading.district,
                               last_query=reading.query if not reading.follow_up else state.last_query or reading.query))
         fallbacks = state.fallbacks_in_row + 1

@@ -32,7 +32,7 @@ class Candidate:
 class Weights:
     w_dense: float = 0.6
     w_bm25: float = 0.4
-    district_boost: float = 0.03
+    district_boost: float = 0.08
     entity_boost: float = 0.03
     policy_penalty: float = 0.05
     candidates: int = 50

@@ -56,7 +56,7 @@ class Config:
     answer_threshold: float = 0.5
     fallback_threshold: float = 0.25
     clarify_margin: float = 0.03
-    district_boost: float = 0.03
+    district_boost: float = 0.08
     entity_boost: float = 0.03
     session_idle_minutes: int = 30
     extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,76 @@
+"""POST /api/chat and /healthz through the Flask test client, against the contract."""
+import pytest
+
+from tests.test_cli import CONTRACT_KEYS
+
+
+def chat(client, message, session_id=None, **extra):
+    return client.post("/api/chat", json={"message": message, "session_id": session_id, "channel": "web", **extra})
+
+
+def test_answer_has_the_contract_shape(client):
+    resp = chat(client, "住房公积金缴存比例最低是多少")
+    body = resp.get_json()
+    assert resp.status_code == 200 and set(body) == CONTRACT_KEYS
+    assert body["type"] == "answer" and body["sources"][0]["id"] == "T-GJJ-002"
+    assert 0 <= body["confidence"] <= 1 and body["handoff"] is None
+
+
+def test_session_continues_and_unknown_session_starts_a_new_one(client):
+    first = chat(client, "有限责任公司注销登记需要哪些材料？").get_json()
+    second = chat(client, "那个体户呢？", first["session_id"]).get_json()
+    assert second["session_id"] == first["session_id"] and second["sources"][0]["id"] == "T-ZX-002"
+    fresh = chat(client, "你好", "no-such-session").get_json()
+    assert fresh["session_id"] != "no-such-session" and fresh["type"] == "chitchat"
+
+
+def test_handoff_creates_a_ticket_and_the_bot_stops_answering(client):
+    body = chat(client, "转人工").get_json()
+    assert body["type"] == "handoff" and body["handoff"]["ticket_id"] and body["handoff"]["reason"] == "user_request"
+    again = chat(client, "简易注销要公示多久", body["session_id"]).get_json()
+    assert again["type"] == "handoff" and again["handoff"]["ticket_id"] == body["handoff"]["ticket_id"]
+
+
+@pytest.mark.parametrize("payload, status, code", [
+    ({"message": ""}, 400, "empty_message"),
+    ({"message": "   "}, 400, "empty_message"),
+    ({"message": 123}, 400, "invalid_message"),
+    ({"message": None}, 400, "invalid_message"),
+    ({"message": "x" * 2001}, 413, "message_too_long"),
+    ({"message": "你好", "session_id": 5}, 400, "invalid_session_id"),
+    ({"message": "你好", "channel": "fax"}, 400, "invalid_channel"),
+    (["not", "an", "object"], 400, "invalid_json"),
+])
+def test_bad_requests_get_the_error_shape(client, payload, status, code):
+    resp = client.post("/api/chat", json=payload)
+    assert resp.status_code == status
+    assert resp.get_json()["error"] == code and resp.get_json()["message"]
+
+
+def test_non_json_body_is_400(client):
+    resp = client.post("/api/chat", data="message=hi", content_type="application/x-www-form-urlencoded")
+    assert resp.status_code == 400 and resp.get_json()["error"] == "invalid_json"
+
+
+def test_html_is_stored_as_text_and_never_escaped_into_markup(client, service):
+    from sqlalchemy import select
+
+    from web.db import Message
+
+    raw = "<img src=x onerror=alert(1)>"
+    resp = chat(client, raw)
+    assert resp.mimetype == "application/json"
+    with service.sessions() as db:
+        stored = db.scalars(select(Message).where(Message.session_id == resp.get_json()["session_id"])
+                            .order_by(Message.seq)).all()
+    assert [m.role for m in stored] == ["user", "bot"] and stored[0].text == raw
+
+
+def test_unknown_api_route_is_json_404(client):
+    resp = client.get("/api/nope")
+    assert resp.status_code == 404 and resp.get_json()["error"] == "not_found"
+
+
+def test_healthz_reports_index_and_database(client):
+    body = client.get("/healthz").get_json()
+    assert body["status"] == "ok" and body["database"] == "ok" and body["knowledge_points"] == 7
