@@ -24,11 +24,12 @@ def _env(env: Mapping[str, str], name: str, default: Any) -> Any:
         raise ValueError(f"environment variable {name}={raw!r} is not a valid {kind.__name__}") from exc
 
 
-def _calibration() -> dict[str, float]:
-    """Fusion weights and thresholds fitted on the dev set by `bench/calibrate.py`."""
-    if CALIBRATION_FILE.exists():
-        return json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
-    return {}
+def _calibration(env: Mapping[str, str]) -> dict[str, float]:
+    """Fusion weights and thresholds fitted on the dev set by `bench/calibrate.py` (HOTLINE_CALIBRATION=none: off)."""
+    path = env.get("HOTLINE_CALIBRATION") or str(CALIBRATION_FILE)
+    if path == "none" or not Path(path).exists():
+        return {}
+    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class Config:
         env = os.environ if env is None else env
         base = cls()
         values: dict[str, Any] = {}
-        calibration = _calibration()
+        calibration = _calibration(env)
         for f in fields(cls):
             if f.name in {"extra", "index_dir", "var_dir", "kb_dir"}:
                 continue

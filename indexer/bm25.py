@@ -93,6 +93,13 @@ class BM25Index:
         return cls(vocab, weights, idf, meta["k1"], meta["b"])
 
 
-def bm25_reference_idf(n_docs: int, doc_freq: int) -> float:
-    """The idf used here, in scalar form, for tests that patch rank-bm25 to compare scores."""
-    return math.log1p((n_docs - doc_freq + 0.5) / (doc_freq + 0.5))
+def rank_bm25_reference(docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75):
+    """rank-bm25's BM25Okapi with this module's idf: the reference the served scores are checked against."""
+    from rank_bm25 import BM25Okapi
+
+    class LuceneIdfBM25Okapi(BM25Okapi):
+        def _calc_idf(self, nd):
+            for word, freq in nd.items():
+                self.idf[word] = math.log1p((self.corpus_size - freq + 0.5) / (freq + 0.5))
+
+    return LuceneIdfBM25Okapi([list(d) for d in docs], k1=k1, b=b)

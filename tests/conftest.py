@@ -26,7 +26,8 @@ def fake_embedder():
 
 
 def make_config(var_dir: Path, kb_dir: Path = TINY_KB, **overrides) -> Config:
-    env = {"HOTLINE_VAR_DIR": str(var_dir), "HOTLINE_KB_DIR": str(kb_dir), "HOTLINE_EMBEDDER": "fake"}
+    env = {"HOTLINE_VAR_DIR": str(var_dir), "HOTLINE_KB_DIR": str(kb_dir), "HOTLINE_EMBEDDER": "fake",
+           "HOTLINE_CALIBRATION": "none"}
     return Config.from_env(env, **overrides)
 
 

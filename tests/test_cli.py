@@ -15,7 +15,7 @@ CONTRACT_KEYS = {"session_id", "type", "reply", "sources", "suggestions", "hando
 @pytest.fixture()
 def env(tiny_index, monkeypatch, tmp_path):
     values = {"HOTLINE_VAR_DIR": str(tiny_index.var_dir), "HOTLINE_KB_DIR": str(TINY_KB), "HOTLINE_EMBEDDER": "fake",
-              "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+              "HOTLINE_CALIBRATION": "none", "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     return values
