@@ -1,0 +1,34 @@
+"""Intent rules on phrasings written for these tests (the dev set's lines are not reused here)."""
+import pytest
+
+from bot.intents import classify
+
+
+@pytest.mark.parametrize("text, name", [
+    ("你好", "greeting"), ("您好，在吗？", "greeting"), ("哈喽小助手", "greeting"),
+    ("谢谢您的耐心解答", "question"),  # "耐心解答" is content we do not strip: stays a question
+    ("太感谢了！", "thanks"), ("ok 收到", "ack"), ("好的谢谢", "thanks"), ("拜拜", "goodbye"),
+    ("你真厉害", "praise"), ("你是机器人吗", "identity"), ("你能做什么", "identity"),
+])
+def test_small_talk(text, name):
+    assert classify(text).name == name
+
+
+@pytest.mark.parametrize("text", ["转人工", "人工", "我要人工客服", "别让机器人回答了", "找个真人来", "帮我派单处理一下", "客服在吗"])
+def test_asking_for_a_person(text):
+    assert classify(text).name == "handoff"
+
+
+@pytest.mark.parametrize("text", ["我要投诉天河区窗口", "窗口工作人员态度很差", "他们乱收费", "办个执照一直推诿", "帮我举报一家无证经营的店"])
+def test_complaints(text):
+    assert classify(text).name == "complaint"
+
+
+@pytest.mark.parametrize("text", ["投诉举报多久会有处理结果", "12345客服电话是多少", "公积金管理中心的工作人员在哪里办公",
+                                  "个体户注销要什么材料", "人工智能公司经营范围怎么写"])
+def test_questions_about_these_topics_stay_questions(text):
+    assert classify(text).name == "question"
+
+
+def test_saying_the_answer_is_wrong():
+    assert classify("你这个回答不对").name == "wrong_answer"
