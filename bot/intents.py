@@ -17,8 +17,9 @@ _BOT_QUESTION = re.compile(r"^(你|您)(是|是不是|到底是)(不是)?(真人
 _GRIEVANCE = re.compile(
     r"态度(很|太|非常|极其|特别)?(差|恶劣|不好|蛮横)|乱收费|乱罚款|违规收费|推诿|刁难|吃拿卡要|索贿|不作为|"
     r"拖着不办|拖延不办|故意拖|服务太差|效率(太|很|极)?低|踢皮球|没人管|没人理|敷衍|办事难")
-_COMPLAINT_ACT = re.compile(r"(我|我们|要|想|必须|一定)(要|想)?(投诉|举报|反映)|(投诉|举报)(你们|他们|窗口|工作人员|那个|这个)|帮我(投诉|举报|反映)")
-_WRONG = re.compile(r"答非所问|不是我要问的|(答案|回答|你说的|你答的)(不对|错了|有误|没用|不准确)|不对吧|没解决|不是这个意思|牛头不对马嘴")
+_COMPLAINT_ACT = re.compile(r"(我|我们)(要|想|必须|一定要)(投诉|举报)|(投诉|举报)(你们|他们|窗口|工作人员|那个|这个)|帮我(投诉|举报|反映)")
+_ASKING = re.compile(r"几天|多久|时限|怎么|如何|吗|什么|哪|多少|能不能|可不可以|是否|\?")
+_WRONG = re.compile(r"答非所问|不是我要问的|(答案|回答|你说的|你答的|你这个)(不对|错了|有误|没用|不准确)|(你|机器人)(说得|答得)?不对|不是这个意思|牛头不对马嘴")
 # Small talk: a message made only of these phrases, particles, punctuation and ways of addressing the bot.
 _SMALL_TALK = {
     "goodbye": r"再见|拜拜|bye|886|88|没有了|没事了|没问题了|不用了|先这样",
@@ -52,11 +53,13 @@ def classify(text: str) -> Intent:
     t = text.strip().lower()
     if m := _GRIEVANCE.search(t) or _COMPLAINT_ACT.search(t):
         return Intent("complaint", m.group(0))
+    if re.match(r"(投诉|举报)", t) and not _ASKING.search(t):
+        return Intent("complaint", t[:2])
     if _BOT_QUESTION.search(t) and len(t) <= 12:
         return Intent("identity")
     if m := _HANDOFF_STRONG.search(t):
         return Intent("handoff", m.group(0))
-    if (m := _HANDOFF_WEAK.search(t)) and len(t) <= 12 and not re.search(r"电话|号码|地址|在哪", t):
+    if (m := _HANDOFF_WEAK.search(t)) and len(t) <= 12 and not _ASKING.search(t.replace("在吗", "")) and not re.search(r"电话|号码|地址", t):
         return Intent("handoff", m.group(0))
     if m := _WRONG.search(t):
         return Intent("wrong_answer", m.group(0))

@@ -32,3 +32,8 @@ def test_questions_about_these_topics_stay_questions(text):
 
 def test_saying_the_answer_is_wrong():
     assert classify("你这个回答不对").name == "wrong_answer"
+
+
+@pytest.mark.parametrize("text", ["工单一般几天回复", "部门回复了但问题没解决怎么办", "我在网上填的资料会不会泄露给我投诉的那家公司"])
+def test_questions_that_mention_tickets_or_complaints(text):
+    assert classify(text).name == "question"
