@@ -71,8 +71,13 @@ def _now():
     return now_utc()
 
 
-def candidates_for(retriever, rows, w_dense):
+BOOST_GRID = [(d, e) for d in (0.0, 0.01, 0.02, 0.04) for e in (0.0, 0.01, 0.03)]
+
+
+def candidates_for(retriever, rows, w_dense, district_boost=None, entity_boost=None):
     weights = replace(retriever.weights, w_dense=w_dense, w_bm25=round(1 - w_dense, 2))
+    if district_boost is not None:
+        weights = replace(weights, district_boost=district_boost, entity_boost=entity_boost)
     return [retriever.search(query, k=10, weights=weights) for _, query, _ in rows]
 
 
@@ -92,11 +97,11 @@ def fit_confidence(rows, cands):
     for (_, _, wanted), cs in zip(rows, cands):
         if not cs:
             continue
-        x.append([cs[0].dense, cs[0].bm25])
+        x.append([cs[0].dense, cs[0].bm25, cs[0].coverage])
         y.append(int(bool(wanted) and cs[0].unit.id in wanted))
     model = LogisticRegression(C=10.0, max_iter=1000).fit(np.asarray(x), np.asarray(y))
     return {"conf_bias": float(model.intercept_[0]), "conf_dense": float(model.coef_[0][0]),
-            "conf_bm25": float(model.coef_[0][1])}
+            "conf_bm25": float(model.coef_[0][1]), "conf_coverage": float(model.coef_[0][2])}
 
 
 def outcome(rows, cands, t: Thresholds) -> dict:
@@ -138,17 +143,25 @@ def fit_thresholds(rows, cands, conf: dict) -> dict:
 
 
 def fit(retriever, rows) -> tuple[dict, dict]:
+    """Dense/BM25 mix first (at the configured boosts), then the district and entity-type boosts."""
     by_w = {w: candidates_for(retriever, rows, w) for w in W_GRID}
     table = {w: mrr(rows, cs) for w, cs in by_w.items()}
     w_best = max(W_GRID, key=lambda w: (round(table[w][0], 4), table[w][1], -abs(w - 0.5)))
-    conf = fit_confidence(rows, by_w[w_best])
-    thresholds = fit_thresholds(rows, by_w[w_best], conf)
-    params = {"w_dense": w_best, "w_bm25": round(1 - w_best, 2), **{k: round(v, 4) for k, v in conf.items()}, **thresholds}
-    return params, {"mrr_by_w_dense": {str(w): round(v[0], 4) for w, v in table.items()}}
+    by_boost = {b: candidates_for(retriever, rows, w_best, *b) for b in BOOST_GRID}
+    boost_table = {b: mrr(rows, cs) for b, cs in by_boost.items()}
+    boost = max(BOOST_GRID, key=lambda b: (round(boost_table[b][0], 4), boost_table[b][1], -b[0] - b[1]))
+    cands = by_boost[boost]
+    conf = fit_confidence(rows, cands)
+    thresholds = fit_thresholds(rows, cands, conf)
+    params = {"w_dense": w_best, "w_bm25": round(1 - w_best, 2), "district_boost": boost[0], "entity_boost": boost[1],
+              **{k: round(v, 4) for k, v in conf.items()}, **thresholds}
+    return params, {"mrr_by_w_dense": {str(w): round(v[0], 4) for w, v in table.items()},
+                    "mrr_by_boosts": {f"district={b[0]},entity={b[1]}": round(v[0], 4) for b, v in boost_table.items()}}
 
 
 def thresholds_of(params) -> Thresholds:
     return Thresholds(conf_bias=params["conf_bias"], conf_dense=params["conf_dense"], conf_bm25=params["conf_bm25"],
+                      conf_coverage=params["conf_coverage"],
                       answer=params["answer_threshold"], fallback=params["fallback_threshold"],
                       clarify_margin=params["clarify_margin"])
 
@@ -167,7 +180,7 @@ def main() -> int:
     questions = [q for f in sorted(dev.glob("*.jsonl")) if dev.is_dir() for q in load_questions(f)] or load_questions(dev)
     rows = prepare(runtime.engine, questions)
     params, info = fit(retriever, rows)
-    all_cands = candidates_for(retriever, rows, params["w_dense"])
+    all_cands = candidates_for(retriever, rows, params["w_dense"], params["district_boost"], params["entity_boost"])
     print(json.dumps({"params": params, **info, "fit_on_all": outcome(rows, all_cands, thresholds_of(params))},
                      ensure_ascii=False, indent=1))
     for fold in range(args.folds):  # fit on the other folds, report this one
@@ -175,7 +188,7 @@ def main() -> int:
         train = [r for r, h in zip(rows, held) if not h]
         test = [r for r, h in zip(rows, held) if h]
         p, _ = fit(retriever, train)
-        cands = candidates_for(retriever, test, p["w_dense"])
+        cands = candidates_for(retriever, test, p["w_dense"], p["district_boost"], p["entity_boost"])
         print(f"fold {fold}: fitted on {len(train)} lines, held-out {len(test)}: "
               f"MRR {mrr(test, cands)[0]:.3f}, {json.dumps({k: round(v, 3) for k, v in outcome(test, cands, thresholds_of(p)).items()})}")
     if args.write:

@@ -12,6 +12,7 @@ class Thresholds:
     conf_bias: float = -8.0
     conf_dense: float = 10.0
     conf_bm25: float = 4.0
+    conf_coverage: float = 0.0
     answer: float = 0.5  # at or above: answer (unless ambiguous)
     fallback: float = 0.25  # below: nothing fits
     clarify_margin: float = 0.03  # candidates this close to the top one are real alternatives
@@ -28,7 +29,7 @@ class Decision:
 
 def confidence(candidate: Candidate, t: Thresholds) -> float:
     """Probability that the candidate answers the question, from a logistic fit on the dev set."""
-    z = t.conf_bias + t.conf_dense * candidate.dense + t.conf_bm25 * candidate.bm25
+    z = t.conf_bias + t.conf_dense * candidate.dense + t.conf_bm25 * candidate.bm25 + t.conf_coverage * candidate.coverage
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 

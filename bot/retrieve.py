@@ -26,16 +26,18 @@ class Candidate:
     dense: float  # best cosine of the query with any of the unit's questions
     bm25: float  # BM25 score divided by the query's ceiling, 0..1
     notes: tuple[str, ...] = field(default=())
+    coverage: float = 1.0  # share of the query's words that occur anywhere in the knowledge base
 
 
 @dataclass(frozen=True)
 class Weights:
     w_dense: float = 0.6
     w_bm25: float = 0.4
-    district_boost: float = 0.08
+    district_boost: float = 0.02
     entity_boost: float = 0.03
     policy_penalty: float = 0.05
     candidates: int = 50
+    second_weight: float = 0.2  # a point matched by two of its phrasings is a surer match than by one
 
 
 def scope_adjustment(unit: Unit, query: Query, w: Weights) -> tuple[float, tuple[str, ...]]:
@@ -56,6 +58,12 @@ def scope_adjustment(unit: Unit, query: Query, w: Weights) -> tuple[float, tuple
         else:
             adj, notes = adj - w.entity_boost, notes + ["entity_other"]
     return adj, tuple(notes)
+
+
+def blend(sims: list[float], second_weight: float) -> float:
+    """(1-a)·best + a·second best; a unit with one vector keeps its score."""
+    top = sorted(sims, reverse=True)[:2]
+    return top[0] if len(top) == 1 else (1 - second_weight) * top[0] + second_weight * top[1]
 
 
 class HybridRetriever:
@@ -80,37 +88,42 @@ class HybridRetriever:
         ceiling = self.snapshot.bm25.ceiling(tokens)
         return raw / ceiling if ceiling > 0 else raw
 
-    def dense_scores(self, vector: np.ndarray, k: int) -> dict[int, float]:
-        """Best cosine per unit among the top-k vectors."""
+    def dense_scores(self, vector: np.ndarray, k: int, second_weight: float) -> dict[int, float]:
+        """Per unit among the top-k vectors: best cosine, blended with the second best of its phrasings."""
         scores, rows = self.snapshot.dense.search(vector, k)
-        best: dict[int, float] = {}
+        per_unit: dict[int, list[float]] = {}
         for score, row in zip(scores.tolist(), rows.tolist()):
-            unit = int(self.snapshot.rows[row])
-            if score > best.get(unit, -1.0):
-                best[unit] = score
-        return best
+            per_unit.setdefault(int(self.snapshot.rows[row]), []).append(score)
+        out = {}
+        for unit, sims in per_unit.items():
+            if len(sims) < 2 and len(self._unit_rows[unit]) > 1:
+                out[unit] = self._exact_dense(vector, unit, second_weight)
+            else:
+                out[unit] = blend(sims, second_weight)
+        return out
 
-    def _exact_dense(self, vector: np.ndarray, unit: int) -> float:
+    def _exact_dense(self, vector: np.ndarray, unit: int, second_weight: float) -> float:
         rows = self._unit_rows[unit]
         vectors = np.vstack([self.snapshot.dense.index.reconstruct(r) for r in rows])
-        return float((vectors @ vector).max())
+        return blend((vectors @ vector).tolist(), second_weight)
 
     def search(self, query: Query, k: int = 10, weights: Weights | None = None) -> list[Candidate]:
         w = weights or self.weights
         tokens = self.tokenizer(query.text)
         bm25 = self.bm25_scores(tokens)
         vector = self.embedder.encode([query.text], prompt=QUERY_PROMPT)[0]
-        dense = self.dense_scores(vector, w.candidates * 3)
+        dense = self.dense_scores(vector, w.candidates * 3, w.second_weight)
         top_bm25 = np.argsort(-bm25)[: w.candidates] if tokens else np.array([], dtype=int)
         pool = set(dense) | {int(i) for i in top_bm25 if bm25[i] > 0}
         for unit in pool - set(dense):
-            dense[unit] = self._exact_dense(vector, unit)
+            dense[unit] = self._exact_dense(vector, unit, w.second_weight)
+        coverage = sum(t in self.snapshot.bm25.vocab for t in tokens) / len(tokens) if tokens else 0.0
         fused = fusion.weighted({str(u): dense[u] for u in pool}, {str(u): float(bm25[u]) for u in pool},
                                 w.w_dense, w.w_bm25)
         candidates = []
         for key, score in fused.items():
             unit = self.snapshot.units[int(key)]
             adj, notes = scope_adjustment(unit, query, w)
-            candidates.append(Candidate(unit, score + adj, dense[int(key)], float(bm25[int(key)]), notes))
+            candidates.append(Candidate(unit, score + adj, dense[int(key)], float(bm25[int(key)]), notes, coverage))
         candidates.sort(key=lambda c: (-c.score, c.unit.id))
         return candidates[:k]

@@ -19,11 +19,13 @@ log = logging.getLogger(__name__)
 
 def weights_from(config: Config) -> Weights:
     return Weights(w_dense=config.w_dense, w_bm25=config.w_bm25, district_boost=config.district_boost,
-                   entity_boost=config.entity_boost, candidates=config.candidates)
+                   entity_boost=config.entity_boost, candidates=config.candidates,
+                   second_weight=config.second_weight)
 
 
 def thresholds_from(config: Config) -> Thresholds:
     return Thresholds(conf_bias=config.conf_bias, conf_dense=config.conf_dense, conf_bm25=config.conf_bm25,
+                      conf_coverage=config.conf_coverage,
                       answer=config.answer_threshold, fallback=config.fallback_threshold,
                       clarify_margin=config.clarify_margin)
 

@@ -49,15 +49,17 @@ class Config:
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
     candidates: int = 50
+    second_weight: float = 0.2
     w_dense: float = 0.6
     w_bm25: float = 0.4
     conf_bias: float = -8.0
     conf_dense: float = 10.0
     conf_bm25: float = 4.0
+    conf_coverage: float = 0.0
     answer_threshold: float = 0.5
     fallback_threshold: float = 0.25
     clarify_margin: float = 0.03
-    district_boost: float = 0.08
+    district_boost: float = 0.02
     entity_boost: float = 0.03
     session_idle_minutes: int = 30
     extra: dict[str, Any] = field(default_factory=dict)
