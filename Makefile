@@ -24,7 +24,7 @@ index: install
 run: index
 	$(HOTLINE) serve
 
-test: install
+test: index
 	$(PY) -m pytest -q
 
 bench: index

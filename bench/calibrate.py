@@ -27,7 +27,6 @@ from bot.decide import Thresholds, confidence, decide  # noqa: E402
 from bot.dialogue import DialogueState, read_message  # noqa: E402
 from bot.evaluate import load_questions  # noqa: E402
 from bot.intents import classify  # noqa: E402
-from bot.retrieve import Query  # noqa: E402
 from bot.runtime import load_runtime  # noqa: E402
 from hotline.config import CALIBRATION_FILE, Config  # noqa: E402
 from indexer.text import normalize  # noqa: E402
@@ -61,7 +60,7 @@ def prepare(engine, questions):
         wanted = set(q["expect"].get("kb_ids", [])) or None
         if wanted is None and q["expect"].get("type") != "fallback":
             continue
-        rows.append((q["id"], Query(reading.query, reading.district, reading.entity), wanted))
+        rows.append((q["id"], reading.as_query(), wanted))
     return rows
 
 
@@ -71,13 +70,13 @@ def _now():
     return now_utc()
 
 
-BOOST_GRID = [(d, e) for d in (0.0, 0.01, 0.02, 0.04) for e in (0.0, 0.01, 0.03)]
+BOOST_GRID = [(d, e, ln) for d in (0.0, 0.01, 0.02) for e in (0.0, 0.01, 0.03) for ln in (0.0, 0.01, 0.02)]
 
 
-def candidates_for(retriever, rows, w_dense, district_boost=None, entity_boost=None):
+def candidates_for(retriever, rows, w_dense, district_boost=None, entity_boost=None, line_boost=None):
     weights = replace(retriever.weights, w_dense=w_dense, w_bm25=round(1 - w_dense, 2))
     if district_boost is not None:
-        weights = replace(weights, district_boost=district_boost, entity_boost=entity_boost)
+        weights = replace(weights, district_boost=district_boost, entity_boost=entity_boost, line_boost=line_boost)
     return [retriever.search(query, k=10, weights=weights) for _, query, _ in rows]
 
 
@@ -149,14 +148,15 @@ def fit(retriever, rows) -> tuple[dict, dict]:
     w_best = max(W_GRID, key=lambda w: (round(table[w][0], 4), table[w][1], -abs(w - 0.5)))
     by_boost = {b: candidates_for(retriever, rows, w_best, *b) for b in BOOST_GRID}
     boost_table = {b: mrr(rows, cs) for b, cs in by_boost.items()}
-    boost = max(BOOST_GRID, key=lambda b: (round(boost_table[b][0], 4), boost_table[b][1], -b[0] - b[1]))
+    boost = max(BOOST_GRID, key=lambda b: (round(boost_table[b][0], 4), boost_table[b][1], -sum(b)))
     cands = by_boost[boost]
     conf = fit_confidence(rows, cands)
     thresholds = fit_thresholds(rows, cands, conf)
     params = {"w_dense": w_best, "w_bm25": round(1 - w_best, 2), "district_boost": boost[0], "entity_boost": boost[1],
+              "line_boost": boost[2],
               **{k: round(v, 4) for k, v in conf.items()}, **thresholds}
     return params, {"mrr_by_w_dense": {str(w): round(v[0], 4) for w, v in table.items()},
-                    "mrr_by_boosts": {f"district={b[0]},entity={b[1]}": round(v[0], 4) for b, v in boost_table.items()}}
+                    "mrr_by_boosts": {f"district={b[0]},entity={b[1]},line={b[2]}": round(v[0], 4) for b, v in boost_table.items()}}
 
 
 def thresholds_of(params) -> Thresholds:
@@ -180,7 +180,7 @@ def main() -> int:
     questions = [q for f in sorted(dev.glob("*.jsonl")) if dev.is_dir() for q in load_questions(f)] or load_questions(dev)
     rows = prepare(runtime.engine, questions)
     params, info = fit(retriever, rows)
-    all_cands = candidates_for(retriever, rows, params["w_dense"], params["district_boost"], params["entity_boost"])
+    all_cands = candidates_for(retriever, rows, params["w_dense"], params["district_boost"], params["entity_boost"], params["line_boost"])
     print(json.dumps({"params": params, **info, "fit_on_all": outcome(rows, all_cands, thresholds_of(params))},
                      ensure_ascii=False, indent=1))
     for fold in range(args.folds):  # fit on the other folds, report this one
@@ -188,7 +188,7 @@ def main() -> int:
         train = [r for r, h in zip(rows, held) if not h]
         test = [r for r, h in zip(rows, held) if h]
         p, _ = fit(retriever, train)
-        cands = candidates_for(retriever, test, p["w_dense"], p["district_boost"], p["entity_boost"])
+        cands = candidates_for(retriever, test, p["w_dense"], p["district_boost"], p["entity_boost"], p["line_boost"])
         print(f"fold {fold}: fitted on {len(train)} lines, held-out {len(test)}: "
               f"MRR {mrr(test, cands)[0]:.3f}, {json.dumps({k: round(v, 3) for k, v in outcome(test, cands, thresholds_of(p)).items()})}")
     if args.write:

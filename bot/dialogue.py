@@ -5,7 +5,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from bot.entities import ENTITY_WORDS, find_district, find_entity
+from bot.entities import ENTITY_WORDS, find_district, find_entity, find_lines
+from bot.retrieve import Query
 
 _FOLLOW_UP_HEAD = re.compile(r"^(那|那么|那如果|如果是|如果|还有|另外|换成|要是|假如)")
 _FOLLOW_UP_TAIL = re.compile(r"(呢|的呢|怎么样|咋样|行吗|可以吗)[？?。！!\s]*$")
@@ -48,6 +49,9 @@ class Reading:
     entity: str | None
     follow_up: bool
     option_id: str | None = None  # a clarify option sent back verbatim
+
+    def as_query(self) -> Query:
+        return Query(self.query, self.district, self.entity, find_lines(self.query))
 
 
 def _swap_entity(text: str, old: str | None, new: str) -> str:

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 
 from bot.decide import Decision, Thresholds, confidence, decide
 from bot.dialogue import DialogueState, read_message
+from bot.entities import find_lines
 from bot.intents import CHITCHAT_REPLIES, classify
-from bot.retrieve import Candidate, HybridRetriever, Query
+from bot.retrieve import Candidate, HybridRetriever
 from indexer.snapshot import Unit
 from indexer.text import normalize
 from kb.model import queue_for_line
@@ -17,9 +18,7 @@ from kb.model import queue_for_line
 log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 300  # retrieval reads the start of a long message; the full text is still stored
 _HAS_TEXT = re.compile(r"[\w\u4e00-\u9fff]")
-_LINE_WORDS = (("公积金", "公积金"), ("社保", "社保"), ("社会保险", "社保"), ("五险", "社保"), ("税", "税务"),
-               ("发票", "税务"), ("不动产", "不动产"), ("房产", "不动产"), ("执照", "商事登记"), ("注册", "商事登记"),
-               ("注销", "商事登记"), ("年报", "商事登记"), ("市场监管", "商事登记"))
+_REGISTRATION_WORDS = ("执照", "注册", "注销", "年报", "市场监管", "登记")
 HANDOFF_REASONS = {"handoff": "user_request", "complaint": "complaint", "wrong_answer": "repeated_failure"}
 
 
@@ -64,7 +63,11 @@ def format_answer(unit: Unit) -> str:
 
 
 def line_from_words(text: str) -> str | None:
-    return next((line for word, line in _LINE_WORDS if word in text), None)
+    """The business line a complaint or request names, for choosing the agent queue."""
+    lines = find_lines(text)
+    if lines:
+        return sorted(lines)[0] if len(lines) == 1 else None
+    return "商事登记" if any(w in text for w in _REGISTRATION_WORDS) else None
 
 
 class AnswerEngine:
@@ -100,7 +103,7 @@ class AnswerEngine:
         if unit is not None:
             chosen = Candidate(unit, 1.0, 1.0, 1.0, ("clarify_choice",))
             return self._answer(Decision("answer", "clarify_choice", 1.0, (chosen,)), [chosen], unit.title, state, reading)
-        candidates = self.retriever.search(Query(reading.query, reading.district, reading.entity), k=10)
+        candidates = self.retriever.search(reading.as_query(), k=10)
         decision = decide(candidates, self.t)
         if decision.type == "answer":
             return self._answer(decision, candidates, reading.query, state, reading)

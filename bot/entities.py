@@ -41,3 +41,17 @@ def find_entity(text: str) -> str | None:
 
 def entity_words(entity: str) -> tuple[str, ...]:
     return ENTITY_WORDS.get(entity, ())
+
+
+# words that name a business line outright (a question naming 公积金 is about the housing fund)
+LINE_WORDS = {
+    "公积金": ("公积金", "公积", "住房公积"),
+    "社保": ("社保", "社会保险", "五险", "养老保险", "医保", "医疗保险", "工伤", "失业保险", "生育保险", "参保"),
+    "税务": ("税", "发票", "报税", "纳税", "申报表"),
+    "不动产": ("不动产", "房产证", "产权证", "过户", "抵押登记", "土地证"),
+}
+
+
+def find_lines(text: str) -> frozenset[str]:
+    """Business lines the text names outright (not the ones it merely relates to)."""
+    return frozenset(line for line, words in LINE_WORDS.items() if any(w in text for w in words))

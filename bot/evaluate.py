@@ -12,7 +12,7 @@ import numpy as np
 from bot.dialogue import DialogueState, read_message
 from bot.engine import AnswerEngine
 from bot.intents import classify
-from bot.retrieve import Query, Weights
+from bot.retrieve import Weights
 from hotline.config import Config
 from indexer.text import normalize
 
@@ -72,7 +72,7 @@ def evaluate(engine: AnswerEngine, questions: list[dict], baselines: bool = True
             is_question = classify(text).name == "question"
             for name, weights in variants.items():
                 w = base_w if weights is None else replace(base_w, w_dense=weights[0], w_bm25=weights[1])
-                cands = engine.retriever.search(Query(reading.query, reading.district, reading.entity), k=10, weights=w)
+                cands = engine.retriever.search(reading.as_query(), k=10, weights=w)
                 ranks[name].append(_rank([c.unit.id for c in cands], wanted) if is_question else None)
             correct = turn.type == "answer" and bool(turn.sources) and turn.sources[0]["id"] in wanted
             types["in_domain"].append((turn.type, q["id"], correct))

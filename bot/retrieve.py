@@ -17,6 +17,7 @@ class Query:
     text: str
     district: str | None = None
     entity: str | None = None
+    lines: frozenset[str] = frozenset()  # business lines the question names outright
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ class Weights:
     entity_boost: float = 0.03
     policy_penalty: float = 0.05
     candidates: int = 50
-    second_weight: float = 0.2  # a point matched by two of its phrasings is a surer match than by one
+    second_weight: float = 0.2
+    line_boost: float = 0.01  # a point matched by two of its phrasings is a surer match than by one
 
 
 def scope_adjustment(unit: Unit, query: Query, w: Weights) -> tuple[float, tuple[str, ...]]:
@@ -45,6 +47,8 @@ def scope_adjustment(unit: Unit, query: Query, w: Weights) -> tuple[float, tuple
     if unit.kp is None:
         return -w.policy_penalty, ("policy",)
     adj, notes = 0.0, []
+    if query.lines and unit.kp.line in query.lines:
+        adj, notes = adj + w.line_boost, ["line_match"]
     district = unit.kp.district
     if district != CITY_WIDE:
         if query.district == district:

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 def weights_from(config: Config) -> Weights:
     return Weights(w_dense=config.w_dense, w_bm25=config.w_bm25, district_boost=config.district_boost,
                    entity_boost=config.entity_boost, candidates=config.candidates,
-                   second_weight=config.second_weight)
+                   second_weight=config.second_weight, line_boost=config.line_boost)
 
 
 def thresholds_from(config: Config) -> Thresholds:

@@ -50,6 +50,7 @@ class Config:
     bm25_b: float = 0.75
     candidates: int = 50
     second_weight: float = 0.2
+    line_boost: float = 0.01
     w_dense: float = 0.6
     w_bm25: float = 0.4
     conf_bias: float = -8.0
