@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from bot.decide import Decision, Thresholds, confidence, decide
 from bot.dialogue import DialogueState, read_message
-from bot.entities import find_lines
+from bot.entities import find_lines, mask_personal_data
 from bot.intents import CHITCHAT_REPLIES, classify
 from bot.retrieve import Candidate, HybridRetriever
 from indexer.snapshot import Unit
@@ -85,7 +85,7 @@ class AnswerEngine:
         turn = self._respond(text, state)
         new_state = replace(turn.state, updated_at=now.isoformat())
         log.info("decision type=%s reason=%s confidence=%.3f query=%r sources=%s", turn.type, turn.reason,
-                 turn.confidence, turn.query[:80], [s["id"] for s in turn.sources])
+                 turn.confidence, mask_personal_data(turn.query[:80]), [s["id"] for s in turn.sources])
         return replace(turn, state=new_state)
 
     def _respond(self, text: str, state: DialogueState) -> BotTurn:

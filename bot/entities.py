@@ -55,3 +55,12 @@ LINE_WORDS = {
 def find_lines(text: str) -> frozenset[str]:
     """Business lines the text names outright (not the ones it merely relates to)."""
     return frozenset(line for line, words in LINE_WORDS.items() if any(w in text for w in words))
+
+
+_PHONE_RE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+_LONG_ID_RE = re.compile(r"(?<![0-9A-Za-z])([0-9A-Za-z]{4})[0-9A-Za-z]{10,13}([0-9A-Za-z]{2})(?![0-9A-Za-z])")
+
+
+def mask_personal_data(text: str) -> str:
+    """Phone numbers and 15-18 character ID / credit-code numbers masked for logs."""
+    return _LONG_ID_RE.sub(r"\1****\2", _PHONE_RE.sub(r"\1****\2", text))

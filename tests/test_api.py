@@ -74,3 +74,8 @@ def test_unknown_api_route_is_json_404(client):
 def test_healthz_reports_index_and_database(client):
     body = client.get("/healthz").get_json()
     assert body["status"] == "ok" and body["database"] == "ok" and body["knowledge_points"] == 7
+
+
+def test_oversized_body_is_a_json_413(client):
+    resp = client.post("/api/chat", data=b'{"message": "' + b"a" * 70000 + b'"}', content_type="application/json")
+    assert resp.status_code == 413 and resp.get_json()["error"] == "request_entity_too_large"

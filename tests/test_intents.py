@@ -37,3 +37,11 @@ def test_saying_the_answer_is_wrong():
 @pytest.mark.parametrize("text", ["工单一般几天回复", "部门回复了但问题没解决怎么办", "我在网上填的资料会不会泄露给我投诉的那家公司"])
 def test_questions_that_mention_tickets_or_complaints(text):
     assert classify(text).name == "question"
+
+
+def test_personal_data_is_masked_for_logs():
+    from bot.entities import mask_personal_data
+
+    masked = mask_personal_data("我电话13812345678，信用代码91440101MA5CXXXX1X，身份证440106199001011234")
+    assert "13812345678" not in masked and "138****5678" in masked
+    assert "91440101MA5CXXXX1X" not in masked and "440106199001011234" not in masked

@@ -13,7 +13,7 @@ def create_app(config: Config | None = None, chat_service=None) -> Flask:
     config = config or Config.from_env()
     app = Flask(__name__)
     app.config["HOTLINE"] = config
-    app.config["JSON_AS_ASCII"] = False
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # a chat request is small; larger bodies get a JSON 413
     app.json.ensure_ascii = False
     if chat_service is None:
         from web.service import open_chat_service

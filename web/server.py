@@ -21,5 +21,9 @@ def serve(config: Config, host: str, port: int, workers: int | None = None) -> i
         def load(self):
             return create_app(config)
 
+    base = f"http://{host}:{port}"
+    print(f"广州12345企业服务智能助手 serving on {base}\n"
+          f"  chat API   POST {base}/api/chat   {{\"message\": \"个体户怎么注销\", \"session_id\": null}}\n"
+          f"  health     GET  {base}/healthz", flush=True)
     HotlineApplication().run()
     return 0
