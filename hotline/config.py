@@ -45,6 +45,8 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8000
     max_message_chars: int = 2000
+    rate_limit_ip_per_minute: int = 60  # 0 turns a limit off
+    rate_limit_session_per_minute: int = 20
     # retrieval and decision (defaults overridden by bot/calibration.json, then by the environment)
     bm25_k1: float = 1.2
     bm25_b: float = 0.75

@@ -39,7 +39,9 @@ def chat():
     channel = body.get("channel", "web")
     if channel not in ("web", "wechat"):
         return error("invalid_channel", f"未知渠道 {channel!r}，可选：web", 400)
-    return jsonify(_service().chat(body.get("message"), body.get("session_id"), channel=channel))
+    service = _service()
+    service.check_rate(request.remote_addr, body.get("session_id"))
+    return jsonify(service.chat(body.get("message"), body.get("session_id"), channel=channel))
 
 
 @bp.get("/healthz")

@@ -12,6 +12,7 @@ from bot.dialogue import DialogueState
 from bot.engine import AnswerEngine, BotTurn
 from hotline.config import Config
 from web.db import ChatSession, Message, Ticket, create_schema, make_engine, utcnow
+from web.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 CHANNELS = ("web", "wechat", "cli")
@@ -44,6 +45,17 @@ class ChatService:
     config: Config
     engine: AnswerEngine
     sessions: sessionmaker
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.sessions)
+
+    def check_rate(self, client_ip: str | None, session_id: object) -> None:
+        """Raise a 429 ChatInputError when this client or session sends too much, counted across workers."""
+        if client_ip and not self.limiter.allow(f"ip:{client_ip}", self.config.rate_limit_ip_per_minute):
+            raise ChatInputError("rate_limited", "请求过于频繁，请稍后再试", 429)
+        if isinstance(session_id, str) and session_id and not self.limiter.allow(
+                f"session:{session_id}", self.config.rate_limit_session_per_minute):
+            raise ChatInputError("rate_limited", "发送过于频繁，请稍等一分钟后再发送", 429)
 
     def _next_seq(self, db: Session, session_id: str) -> int:
         return (db.scalar(select(func.max(Message.seq)).where(Message.session_id == session_id)) or 0) + 1
