@@ -95,3 +95,16 @@ def test_rate_limits_per_session_and_per_ip(tiny_index, runtime, tmp_path):
     assert codes == [200, 200, 200, 429]
     assert chat(client, "你好", sid).get_json()["error"] == "rate_limited"
     assert chat(client, "你好").status_code == 429  # the IP's 5 per minute are used up too
+
+
+def test_messages_after_n_and_feedback(client):
+    body = chat(client, "简易注销要公示多久").get_json()
+    sid = body["session_id"]
+    msgs = client.get(f"/api/chat/{sid}/messages?after=0").get_json()["messages"]
+    assert [(m["seq"], m["role"]) for m in msgs] == [(1, "user"), (2, "bot")] and msgs[1]["type"] == "answer"
+    assert client.get(f"/api/chat/{sid}/messages?after=2").get_json()["messages"] == []
+    assert client.get(f"/api/chat/{sid}/messages?after=x").status_code == 400
+    assert client.get("/api/chat/nope/messages").status_code == 404
+    assert client.post("/api/feedback", json={"session_id": sid, "message_seq": 2, "value": -1}).get_json() == {"ok": True}
+    assert client.post("/api/feedback", json={"session_id": sid, "message_seq": 1, "value": 1}).status_code == 404
+    assert client.post("/api/feedback", json={"session_id": sid, "message_seq": 2, "value": 5}).status_code == 400

@@ -44,6 +44,23 @@ def chat():
     return jsonify(service.chat(body.get("message"), body.get("session_id"), channel=channel))
 
 
+@bp.get("/api/chat/<session_id>/messages")
+def messages(session_id: str):
+    after = request.args.get("after", "0")
+    if not after.isdigit():
+        return error("invalid_after", "after 必须是非负整数（上次收到的最后一条消息序号）", 400)
+    return jsonify({"session_id": session_id, "messages": _service().messages(session_id, int(after))})
+
+
+@bp.post("/api/feedback")
+def feedback():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error("invalid_json", "请求体必须是 JSON 对象", 400)
+    _service().feedback(body.get("session_id"), body.get("message_seq"), body.get("value"), body.get("comment", ""))
+    return jsonify({"ok": True})
+
+
 @bp.get("/healthz")
 def healthz():
     service = _service()

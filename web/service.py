@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.dialogue import DialogueState
 from bot.engine import AnswerEngine, BotTurn
 from hotline.config import Config
-from web.db import ChatSession, Message, Ticket, create_schema, make_engine, utcnow
+from web.db import ChatSession, Feedback, Message, Ticket, create_schema, make_engine, utcnow
 from web.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -118,6 +118,33 @@ class ChatService:
                 "handoff": {"ticket_id": ticket.id, "queue": ticket.queue, "reason": ticket.reason} if ticket else None,
                 "confidence": round(float(turn.confidence), 4),
             }
+
+
+    def messages(self, session_id: str, after: int = 0) -> list[dict]:
+        """Messages of a session after sequence number `after` (how agent replies reach the widget)."""
+        with self.sessions() as db:
+            if db.get(ChatSession, session_id) is None:
+                raise ChatInputError("unknown_session", f"会话 {session_id} 不存在", 404)
+            rows = db.scalars(select(Message).where(Message.session_id == session_id, Message.seq > after)
+                              .order_by(Message.seq)).all()
+            return [{"seq": m.seq, "role": m.role, "text": m.text, "type": m.type,
+                     "created_at": m.created_at.isoformat()} for m in rows]
+
+    def feedback(self, session_id: object, message_seq: object, value: object, comment: object = "") -> None:
+        """Thumbs up (1) or down (-1) on a bot message."""
+        if value not in (1, -1) or isinstance(value, bool):
+            raise ChatInputError("invalid_feedback", "value 只能是 1（有用）或 -1（没用）")
+        if not isinstance(comment, str) or len(comment) > 500:
+            raise ChatInputError("invalid_feedback", "comment 必须是不超过500字的字符串")
+        with self.sessions() as db:
+            if not isinstance(session_id, str) or db.get(ChatSession, session_id) is None:
+                raise ChatInputError("unknown_session", "会话不存在", 404)
+            if not isinstance(message_seq, int) or isinstance(message_seq, bool) or db.scalar(
+                    select(Message.id).where(Message.session_id == session_id, Message.seq == message_seq,
+                                             Message.role == "bot")) is None:
+                raise ChatInputError("unknown_message", "message_seq 必须是该会话中一条机器人回复的序号", 404)
+            db.add(Feedback(session_id=session_id, message_seq=message_seq, value=value, comment=comment))
+            db.commit()
 
 
 def open_chat_service(config: Config, runtime=None) -> ChatService:
