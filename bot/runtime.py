@@ -35,7 +35,7 @@ def make_tokenizer(config: Config) -> Tokenizer:
 
 
 def embedder_for(config: Config) -> Embedder:
-    embedder = make_embedder(config.embedder, config.model_path)
+    embedder = make_embedder(config.embedder, config.model_path, config.torch_threads)
     return embedder.load()
 
 

@@ -65,6 +65,7 @@ class Config:
     district_boost: float = 0.02
     entity_boost: float = 0.03
     session_idle_minutes: int = 30
+    torch_threads: int = 0  # per process; `hotline serve` sets cores / workers so workers don't oversubscribe
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -44,8 +44,9 @@ class FakeEmbedder:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model folder on disk, loaded explicitly and offline."""
 
-    def __init__(self, model_path: Path | str, batch_size: int = 64):
+    def __init__(self, model_path: Path | str, batch_size: int = 64, threads: int = 0):
         self.path = str(model_path)
+        self.threads = threads  # torch intra-op threads; 0 keeps torch's default (all cores)
         self.name = Path(self.path).name
         self.batch_size = batch_size
         self._model = None
@@ -60,7 +61,11 @@ class SentenceTransformerEmbedder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            import torch
             from sentence_transformers import SentenceTransformer
+
+            if self.threads:
+                torch.set_num_threads(self.threads)
 
             self._model = SentenceTransformer(self.path, device="cpu", local_files_only=True)
             self.dim = int(self._model.get_embedding_dimension())
@@ -73,12 +78,12 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-def make_embedder(kind: str, model_path: Path) -> Embedder:
+def make_embedder(kind: str, model_path: Path, threads: int = 0) -> Embedder:
     """The configured embedder: 'st' for a sentence-transformers folder, 'fake' for tests."""
     if kind == "fake":
         return FakeEmbedder()
     if kind == "st":
-        return SentenceTransformerEmbedder(model_path)
+        return SentenceTransformerEmbedder(model_path, threads=threads)
     raise ValueError(f"unknown embedder {kind!r}; expected 'st' or 'fake'")
 
 

@@ -7,14 +7,20 @@ from hotline.config import Config
 
 
 def serve(config: Config, host: str, port: int, workers: int | None = None) -> int:
+    from dataclasses import replace
+
     from gunicorn.app.base import BaseApplication
 
     from web import create_app
 
+    workers = workers or int(os.environ.get("HOTLINE_WORKERS", "2"))
+    if not config.torch_threads:
+        config = replace(config, torch_threads=max(1, (os.cpu_count() or 1) // workers))
+
     class HotlineApplication(BaseApplication):
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers or int(os.environ.get("HOTLINE_WORKERS", "2")))
+            self.cfg.set("workers", workers)
             self.cfg.set("timeout", 60)
             self.cfg.set("accesslog", "-" if os.environ.get("HOTLINE_ACCESS_LOG") else None)
 
