@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.decide import Thresholds, confidence, decide  # noqa: E402
-from bot.dialogue import DialogueState, read_message  # noqa: E402
+from bot.dialogue import DialogueState, now_utc, read_message  # noqa: E402
 from bot.evaluate import load_questions  # noqa: E402
 from bot.intents import classify  # noqa: E402
 from bot.runtime import load_runtime  # noqa: E402
@@ -52,7 +52,7 @@ def prepare(engine, questions):
     for q in questions:
         state = DialogueState()
         for turn in q["turns"][:-1]:
-            state = engine.respond(turn, state, _now()).state
+            state = engine.respond(turn, state, now_utc()).state
         text = normalize(q["turns"][-1])
         if classify(text).name != "question":
             continue
@@ -62,12 +62,6 @@ def prepare(engine, questions):
             continue
         rows.append((q["id"], reading.as_query(), wanted))
     return rows
-
-
-def _now():
-    from bot.dialogue import now_utc
-
-    return now_utc()
 
 
 BOOST_GRID = [(d, e, ln) for d in (0.0, 0.01) for e in (0.0, 0.01, 0.03) for ln in (0.0, 0.01)]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.dialogue import DialogueState, read_message
+from bot.dialogue import DialogueState, now_utc, read_message
 from bot.engine import AnswerEngine
 from bot.intents import classify
 from bot.retrieve import Weights
@@ -41,14 +41,8 @@ def _rank(ids: list[str], wanted: set[str]) -> int | None:
 def _final_state(engine: AnswerEngine, turns: list[str]) -> DialogueState:
     state = DialogueState()
     for turn in turns[:-1]:
-        state = engine.respond(turn, state, _now()).state
+        state = engine.respond(turn, state, now_utc()).state
     return state
-
-
-def _now():
-    from bot.dialogue import now_utc
-
-    return now_utc()
 
 
 def evaluate(engine: AnswerEngine, questions: list[dict], baselines: bool = True) -> dict:
@@ -63,7 +57,7 @@ def evaluate(engine: AnswerEngine, questions: list[dict], baselines: bool = True
         expect, turns = q["expect"], q["turns"]
         state = _final_state(engine, turns)
         t0 = time.perf_counter()
-        turn = engine.respond(turns[-1], state, _now())
+        turn = engine.respond(turns[-1], state, now_utc())
         latencies.append((time.perf_counter() - t0) * 1000)
         if "kb_ids" in expect:
             wanted = set(expect["kb_ids"])

@@ -107,8 +107,7 @@ class HybridRetriever:
         return out
 
     def _exact_dense(self, vector: np.ndarray, unit: int, second_weight: float) -> float:
-        rows = self._unit_rows[unit]
-        vectors = np.vstack([self.snapshot.dense.index.reconstruct(r) for r in rows])
+        vectors = self.snapshot.dense.vectors[self._unit_rows[unit]]
         return blend((vectors @ vector).tolist(), second_weight)
 
     def search(self, query: Query, k: int = 10, weights: Weights | None = None) -> list[Candidate]:
