@@ -25,6 +25,7 @@ def main() -> int:
         "decision": _run([str(HERE / "bench_decision.py")]),
         "index_build": _run([str(HERE / "bench_index.py")]),
         "bm25_synthetic": _run([str(HERE / "bench_bm25.py")]),
+        "load": _run([str(HERE / "bench_load.py"), "--seconds", "20"]),
     }
     results["eval_dev"].pop("failures", None)
     (HERE / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
