@@ -108,3 +108,17 @@ def test_messages_after_n_and_feedback(client):
     assert client.post("/api/feedback", json={"session_id": sid, "message_seq": 2, "value": -1}).get_json() == {"ok": True}
     assert client.post("/api/feedback", json={"session_id": sid, "message_seq": 1, "value": 1}).status_code == 404
     assert client.post("/api/feedback", json={"session_id": sid, "message_seq": 2, "value": 5}).status_code == 400
+
+
+def test_elements_are_kept_on_the_session_and_copied_to_the_ticket(client, service):
+    from sqlalchemy import select
+
+    from web.db import ChatSession, Ticket
+
+    sid = chat(client, "我们公司叫广州市某某贸易有限公司，信用代码91350100M000100Y43").get_json()["session_id"]
+    body = chat(client, "转人工，电话13812345678", sid).get_json()
+    with service.sessions() as db:
+        elements = db.get(ChatSession, sid).elements
+        ticket = db.scalar(select(Ticket).where(Ticket.id == body["handoff"]["ticket_id"]))
+    assert elements["company"] == "广州市某某贸易有限公司" and elements["credit_code_valid"] is True
+    assert ticket.elements["phone"] == "13812345678" and ticket.elements["credit_code"] == "91350100M000100Y43"

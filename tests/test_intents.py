@@ -45,3 +45,22 @@ def test_personal_data_is_masked_for_logs():
     masked = mask_personal_data("我电话13812345678，信用代码91440101MA5CXXXX1X，身份证440106199001011234")
     assert "13812345678" not in masked and "138****5678" in masked
     assert "91440101MA5CXXXX1X" not in masked and "440106199001011234" not in masked
+
+
+def test_credit_code_checksum_follows_gb_32100():
+    from bot.entities import credit_code_valid
+
+    assert credit_code_valid("91350100M000100Y43")  # the standard's own example
+    assert not credit_code_valid("91350100M000100Y44")
+    assert not credit_code_valid("91350100M000100I43")  # I is not in the character set
+    assert not credit_code_valid("9135010")
+
+
+def test_elements_are_extracted_from_a_message():
+    from bot.entities import extract_elements
+
+    found = extract_elements("我们是广州市某某科技有限公司，信用代码91350100M000100Y43，在体育西那边，电话020-12345678")
+    assert found == {"company": "广州市某某科技有限公司", "credit_code": "91350100M000100Y43", "credit_code_valid": True,
+                     "phone": "020-12345678", "district": "天河"}
+    assert extract_elements("代码91350100M000100Y44")["credit_code_valid"] is False
+    assert extract_elements("个体户注销要什么材料") == {}

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.dialogue import DialogueState
+from bot.entities import extract_elements
 from bot.engine import AnswerEngine, BotTurn
 from hotline.config import Config
 from web.db import ChatSession, Feedback, Message, Ticket, create_schema, make_engine, utcnow
@@ -98,6 +99,7 @@ class ChatService:
         with self.sessions() as db:
             chat = self._open_session(db, session_id, channel)
             self._store(db, chat, "user", text)
+            chat.elements = {**(chat.elements or {}), **extract_elements(text)}
             chat.updated_at = utcnow()
             db.commit()
             ticket = self._open_ticket(db, chat) if chat.status == "handoff" else None
@@ -108,6 +110,8 @@ class ChatService:
                 chat.status = "bot"
                 turn = self.engine.respond(text, DialogueState.from_json(chat.state), utcnow())
                 chat.state = turn.state.to_json()
+                if turn.item:
+                    chat.elements = {**chat.elements, "scenario": f"{turn.line}/{turn.item}"}
                 if turn.type == "handoff":
                     ticket = self._create_ticket(db, chat, turn, text)
             self._store(db, chat, "bot", turn.reply, turn)
