@@ -65,6 +65,7 @@ class Config:
     district_boost: float = 0.02
     entity_boost: float = 0.03
     session_idle_minutes: int = 30
+    handoff_notice: str = "坐席接入后会在这里回复您；如暂时无人接入，您的问题已生成工单，工作人员会尽快处理。"
     torch_threads: int = 0  # per process; `hotline serve` sets cores / workers so workers don't oversubscribe
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -122,3 +122,10 @@ def test_elements_are_kept_on_the_session_and_copied_to_the_ticket(client, servi
         ticket = db.scalar(select(Ticket).where(Ticket.id == body["handoff"]["ticket_id"]))
     assert elements["company"] == "广州市某某贸易有限公司" and elements["credit_code_valid"] is True
     assert ticket.elements["phone"] == "13812345678" and ticket.elements["credit_code"] == "91350100M000100Y43"
+
+
+def test_handoff_tells_the_user_the_ticket_and_queue_place(client):
+    first = chat(client, "转人工").get_json()
+    second = chat(client, "我要人工客服").get_json()
+    assert first["handoff"]["ticket_id"] in first["reply"] and "第一位" in first["reply"]
+    assert "前面还有1位" in second["reply"] and second["handoff"]["queue"] == first["handoff"]["queue"] == "综合"

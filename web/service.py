@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -87,6 +87,15 @@ class ChatService:
         chat.status = "handoff"
         return ticket
 
+    def _queue_notice(self, db: Session, ticket: Ticket) -> str:
+        """What the user can expect: their place in the queue and the configured notice."""
+        db.flush()
+        ahead = db.scalar(select(func.count()).select_from(Ticket).where(
+            Ticket.queue == ticket.queue, Ticket.status == "waiting", Ticket.id != ticket.id,
+            Ticket.created_at <= ticket.created_at)) or 0
+        place = f"您前面还有{ahead}位用户在等待。" if ahead else "您是当前第一位等待的用户。"
+        return f"工单号 {ticket.id}。{place}{self.config.handoff_notice}"
+
     def _open_ticket(self, db: Session, chat: ChatSession) -> Ticket | None:
         return db.scalar(select(Ticket).where(Ticket.session_id == chat.id, Ticket.status != "closed")
                          .order_by(Ticket.created_at.desc()))
@@ -114,6 +123,7 @@ class ChatService:
                     chat.elements = {**chat.elements, "scenario": f"{turn.line}/{turn.item}"}
                 if turn.type == "handoff":
                     ticket = self._create_ticket(db, chat, turn, text)
+                    turn = replace(turn, reply=f"{turn.reply}{self._queue_notice(db, ticket)}")
             self._store(db, chat, "bot", turn.reply, turn)
             db.commit()
             return {
