@@ -1,6 +1,7 @@
 """Shared fixtures: a tiny knowledge base, its index built with the fake embedder, the app and service."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -51,14 +52,55 @@ def runtime(tiny_index, tokenizer, fake_embedder):
     return load_runtime(tiny_index, embedder=fake_embedder, tokenizer=tokenizer)
 
 
+PG_ADMIN_URL = os.environ.get("HOTLINE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """A throw-away PostgreSQL database for this test run; skips with the reason when no server answers."""
+    from sqlalchemy import text
+
+    from web.db import make_engine
+
+    admin = make_engine(PG_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
+    name = f"hotline_test_{os.getpid()}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+            conn.execute(text(f"CREATE DATABASE {name}"))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means: no server here
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL} ({type(exc).__name__}); set HOTLINE_TEST_PG_URL")
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    make_engine(url).dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    from web.db import Base, make_engine
+
+    url = request.getfixturevalue("pg_database")
+    engine = make_engine(url)
+    Base.metadata.drop_all(engine)  # every test starts from empty tables
+    engine.dispose()
+    return url
+
+
 @pytest.fixture()
-def service(tiny_index, runtime, tmp_path):
+def service(tiny_index, runtime, database_url):
     from dataclasses import replace
 
     from web.service import open_chat_service
 
-    config = replace(tiny_index, database_url=f"sqlite:///{tmp_path / 'test.db'}")
-    return open_chat_service(config, runtime=runtime)
+    config = replace(tiny_index, database_url=database_url)
+    chat_service = open_chat_service(config, runtime=runtime)
+    yield chat_service
+    chat_service.close()
 
 
 @pytest.fixture()

@@ -81,15 +81,13 @@ def test_oversized_body_is_a_json_413(client):
     assert resp.status_code == 413 and resp.get_json()["error"] == "request_entity_too_large"
 
 
-def test_rate_limits_per_session_and_per_ip(tiny_index, runtime, tmp_path):
+def test_rate_limits_per_session_and_per_ip(service):
     from dataclasses import replace
 
     from web import create_app
-    from web.service import open_chat_service
 
-    config = replace(tiny_index, database_url=f"sqlite:///{tmp_path / 'rl.db'}", rate_limit_session_per_minute=3,
-                     rate_limit_ip_per_minute=5)
-    client = create_app(config, chat_service=open_chat_service(config, runtime=runtime)).test_client()
+    service.config = replace(service.config, rate_limit_session_per_minute=3, rate_limit_ip_per_minute=5)
+    client = create_app(service.config, chat_service=service).test_client()
     sid = chat(client, "你好").get_json()["session_id"]
     codes = [chat(client, "你好", sid).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]

@@ -88,6 +88,8 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
+    if url.startswith(("postgresql://", "postgres://")):  # SQLAlchemy would otherwise look for psycopg2
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
     return create_engine(url, pool_pre_ping=True)
 
 

@@ -134,6 +134,10 @@ class ChatService:
             }
 
 
+    def close(self) -> None:
+        """Release the database connections (tests and short-lived commands)."""
+        self.sessions.kw["bind"].dispose()
+
     def messages(self, session_id: str, after: int = 0) -> list[dict]:
         """Messages of a session after sequence number `after` (how agent replies reach the widget)."""
         with self.sessions() as db:
