@@ -82,11 +82,16 @@ def pg_database():
 def database_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
+    from sqlalchemy import text
+
     from web.db import Base, make_engine
+    from web.ratelimit import RateCounter  # noqa: F401 - its table belongs to the schema
 
     url = request.getfixturevalue("pg_database")
     engine = make_engine(url)
-    Base.metadata.drop_all(engine)  # every test starts from empty tables
+    Base.metadata.drop_all(engine)  # every test starts from an empty database
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
     return url
 

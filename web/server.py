@@ -27,6 +27,11 @@ def serve(config: Config, host: str, port: int, workers: int | None = None) -> i
         def load(self):
             return create_app(config)
 
+    from web.db import make_engine, migrate
+
+    engine = make_engine(config.db_url)  # migrate once here, before the workers start
+    migrate(engine)
+    engine.dispose()
     base = f"http://{host}:{port}"
     print(f"广州12345企业服务智能助手 serving on {base}\n"
           f"  chat API   POST {base}/api/chat   {{\"message\": \"个体户怎么注销\", \"session_id\": null}}\n"

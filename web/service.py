@@ -12,7 +12,7 @@ from bot.dialogue import DialogueState
 from bot.entities import extract_elements
 from bot.engine import AnswerEngine, BotTurn
 from hotline.config import Config
-from web.db import ChatSession, Feedback, Message, Ticket, create_schema, make_engine, utcnow
+from web.db import ChatSession, Feedback, Message, Ticket, make_engine, migrate, utcnow
 from web.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -171,5 +171,5 @@ def open_chat_service(config: Config, runtime=None) -> ChatService:
 
     runtime = runtime or load_runtime(config)
     engine = make_engine(config.db_url)
-    create_schema(engine)
+    migrate(engine)
     return ChatService(config, runtime.engine, sessionmaker(engine, expire_on_commit=False))
