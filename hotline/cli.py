@@ -30,14 +30,15 @@ def ensure_model(config: Config) -> None:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from bot.runtime import embedder_for, make_tokenizer
+    from bot.runtime import make_tokenizer
     from indexer.build import build_index, fingerprint, is_stale
+    from indexer.dense import make_embedder
     from kb.loader import CorpusError, load_corpus
 
     config = _config(args)
     ensure_model(config)
-    embedder_name = "fake-ngram-hash" if config.embedder == "fake" else config.model_path.name
-    corpus_hash = fingerprint(config.kb_dir, embedder_name)
+    embedder = make_embedder(config.embedder, config.model_path, config.torch_threads)  # named, not loaded yet
+    corpus_hash = fingerprint(config.kb_dir, embedder.name)
     if args.if_stale and not is_stale(config.index_path, corpus_hash):
         print(f"index at {config.index_path} is up to date")
         return 0
@@ -52,7 +53,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     load_s = time.perf_counter() - t0
     for warning in corpus.warnings:
         print(warning, file=sys.stderr)
-    report = build_index(corpus, config.index_path, make_tokenizer(config), embedder_for(config), corpus_hash,
+    report = build_index(corpus, config.index_path, make_tokenizer(config), embedder.load(), corpus_hash,
                          dense_kind=args.dense, k1=config.bm25_k1, b=config.bm25_b)
     print(json.dumps({
         "index": str(report.folder), "knowledge_points": report.knowledge_points,
