@@ -91,7 +91,10 @@ class AnswerEngine:
     def _respond(self, text: str, state: DialogueState) -> BotTurn:
         intent = classify(text)
         if intent.name in HANDOFF_REASONS:
-            return self._handoff(text, state, HANDOFF_REASONS[intent.name])
+            reason = HANDOFF_REASONS[intent.name]
+            if reason == "user_request" and state.fallbacks_in_row:  # took the offer after a fallback
+                reason = "low_confidence"
+            return self._handoff(text, state, reason)
         if intent.name in CHITCHAT_REPLIES:
             return BotTurn("chitchat", CHITCHAT_REPLIES[intent.name], f"chitchat_{intent.name}", 1.0,
                            state=replace(state, options={}), query=text)
@@ -145,6 +148,7 @@ class AnswerEngine:
             line = unit.line if unit else None
         queue = queue_for_line(line) if line else "综合"
         label = {"user_request": "正在为您转接人工客服", "complaint": "您的投诉/反映已记录，正在转交人工客服处理",
-                 "repeated_failure": "很抱歉没能帮到您，正在为您转接人工客服"}[reason]
+                 "repeated_failure": "很抱歉没能帮到您，正在为您转接人工客服",
+                 "low_confidence": "好的，正在为您转接人工客服"}[reason]
         return BotTurn("handoff", f"{label}（{queue}坐席）。", reason, 1.0, suggestions=[], queue=queue, line=line,
                        query=text, state=replace(state, options={}, fallbacks_in_row=0))

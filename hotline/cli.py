@@ -104,6 +104,43 @@ def cmd_kb(args: argparse.Namespace) -> int:
     return kb_main([args.action, str(config.kb_dir)])
 
 
+def cmd_agent(args: argparse.Namespace) -> int:
+    """`hotline agent add NAME --queue Q …` creates an account; the password comes from stdin or is generated."""
+    import getpass
+    import secrets
+
+    from web.agents import AgentService
+    from web.db import make_engine, migrate
+    from web.service import ChatInputError
+
+    config = _config(args)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+    else:
+        password = ""
+    generated = not password
+    password = password or secrets.token_urlsafe(12)
+    queues = [q for arg in args.queue for q in arg.replace("，", ",").split(",") if q]
+    engine = make_engine(config.db_url)
+    migrate(engine)
+    from sqlalchemy.orm import sessionmaker
+
+    try:
+        agent = AgentService(sessionmaker(engine, expire_on_commit=False)).add_agent(
+            args.name, password, queues, role=args.role, display_name=args.display_name or "")
+    except ChatInputError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"created {agent.role} {agent.username} (id {agent.id}) for queues {'、'.join(agent.as_json()['queues'])}")
+    if generated:
+        print(f"password: {password}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from web.server import serve
 
@@ -135,6 +172,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="(stats always prints JSON)")
     s.add_argument("--kb", help="knowledge directory")
     s.set_defaults(func=cmd_kb)
+    s = sub.add_parser("agent", help="agent accounts")
+    agent_sub = s.add_subparsers(dest="action", required=True)
+    a = agent_sub.add_parser("add", help="create an agent account")
+    a.add_argument("name", help="login name")
+    a.add_argument("--queue", action="append", default=[],
+                   help="queue(s) the agent works: 商事登记, 公积金, 社保, 综合 (repeat or comma-separate)")
+    a.add_argument("--role", choices=["agent", "supervisor", "editor"], default="agent")
+    a.add_argument("--display-name", help="name shown to users (default: the login name)")
+    a.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    a.set_defaults(func=cmd_agent)
     s = sub.add_parser("serve", help="run the web service")
     s.add_argument("--host")
     s.add_argument("--port", type=int)

@@ -66,6 +66,8 @@ class Config:
     entity_boost: float = 0.03
     session_idle_minutes: int = 30
     handoff_notice: str = "坐席接入后会在这里回复您；如暂时无人接入，您的问题已生成工单，工作人员会尽快处理。"
+    secret_key: str = ""  # signs console cookies; default: a random key kept in <var_dir>/secret_key
+    agent_token_hours: int = 12  # agent logins (bearer tokens and console sessions) expire after this
     torch_threads: int = 0  # per process; `hotline serve` sets cores / workers so workers don't oversubscribe
     extra: dict[str, Any] = field(default_factory=dict)
 

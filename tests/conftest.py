@@ -84,9 +84,9 @@ def database_url(request, tmp_path):
         return f"sqlite:///{tmp_path / 'test.db'}"
     from sqlalchemy import text
 
-    from web.db import Base, make_engine
-    from web.ratelimit import RateCounter  # noqa: F401 - its table belongs to the schema
+    from web.db import Base, load_models, make_engine
 
+    load_models()
     url = request.getfixturevalue("pg_database")
     engine = make_engine(url)
     Base.metadata.drop_all(engine)  # every test starts from an empty database

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+from datetime import timedelta
 
 from flask import Flask
 
@@ -20,8 +23,33 @@ def create_app(config: Config | None = None, chat_service=None) -> Flask:
 
         chat_service = open_chat_service(config)
     app.extensions["chat_service"] = chat_service
-    from web import api
+    from web.agents import AgentService
+
+    app.extensions["agent_service"] = AgentService(chat_service.sessions, config.agent_token_hours)
+    app.secret_key = config.secret_key or _persistent_secret(config)
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      PERMANENT_SESSION_LIFETIME=timedelta(hours=config.agent_token_hours))
+    from web import agent_api, api
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(agent_api.bp)
     logging.getLogger(__name__).info("app ready: index %s", chat_service.engine.retriever.snapshot.version)
     return app
+
+
+def _persistent_secret(config: Config) -> str:
+    """One random key per installation, shared by every worker through a file under var/ (written whole, then
+    linked into place, so a worker never reads half a key)."""
+    path = config.var_dir / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".secret_key.{os.getpid()}")
+        tmp.write_text(secrets.token_hex(32))
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # another worker was first; use its key
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()

@@ -18,7 +18,7 @@ def error(code: str, message: str, status: int):
     return jsonify({"error": code, "message": message}), status
 
 
-@bp.errorhandler(ChatInputError)
+@bp.app_errorhandler(ChatInputError)
 def _chat_input_error(exc: ChatInputError):
     return error(exc.code, exc.message, exc.status)
 
@@ -49,7 +49,7 @@ def messages(session_id: str):
     after = request.args.get("after", "0")
     if not after.isdigit():
         return error("invalid_after", "after 必须是非负整数（上次收到的最后一条消息序号）", 400)
-    return jsonify({"session_id": session_id, "messages": _service().messages(session_id, int(after))})
+    return jsonify(_service().messages(session_id, int(after)))
 
 
 @bp.post("/api/feedback")
@@ -58,6 +58,18 @@ def feedback():
     if not isinstance(body, dict):
         return error("invalid_json", "请求体必须是 JSON 对象", 400)
     _service().feedback(body.get("session_id"), body.get("message_seq"), body.get("value"), body.get("comment", ""))
+    return jsonify({"ok": True})
+
+
+@bp.post("/api/chat/<session_id>/rating")
+def rating(session_id: str):
+    """The user's 1-5 rating of the human service, once the agent has closed the ticket."""
+    from web.agents import rate
+
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error("invalid_json", "请求体必须是 JSON 对象，例如 {\"rating\": 5}", 400)
+    rate(_service().sessions, session_id, body.get("ticket_id"), body.get("rating"), body.get("comment", ""))
     return jsonify({"ok": True})
 
 

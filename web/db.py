@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
+                        create_engine, event)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -42,6 +43,13 @@ class Message(Base):
     confidence: Mapped[float | None] = mapped_column(Float)
     sources: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # denormalised for analytics: filter and group without unpacking JSON or joining sessions
+    channel: Mapped[str | None] = mapped_column(String(16), index=True)
+    line: Mapped[str | None] = mapped_column(String(16), index=True)  # business line of the answer / scenario
+    item: Mapped[str | None] = mapped_column(String(64), index=True)  # service item (事项)
+    district: Mapped[str | None] = mapped_column(String(8), index=True)
+    kb_id: Mapped[str | None] = mapped_column(String(32), index=True)  # top source of a bot message
+    agent_id: Mapped[int | None] = mapped_column(Integer)  # author of an agent message
 
 
 class Ticket(Base):
@@ -54,13 +62,39 @@ class Ticket(Base):
     status: Mapped[str] = mapped_column(String(16), default="waiting", index=True)  # waiting | assigned | closed
     summary: Mapped[str] = mapped_column(Text, default="")
     elements: Mapped[dict] = mapped_column(JSON, default=dict)
-    agent_id: Mapped[int | None] = mapped_column(Integer)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), index=True)
     resolution: Mapped[str | None] = mapped_column(Text)
     rating: Mapped[int | None] = mapped_column(Integer)
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    form: Mapped[dict] = mapped_column(JSON, default=dict)  # the work order as the agent edited it
+    department: Mapped[str | None] = mapped_column(String(64))  # suggested / chosen handling department
+    line: Mapped[str | None] = mapped_column(String(16), index=True)
+    district: Mapped[str | None] = mapped_column(String(8), index=True)
+    transcript_seq: Mapped[int] = mapped_column(Integer, default=0)  # last message seq when the ticket opened
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     first_reply_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64), default="")
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default="agent")  # agent | supervisor | editor
+    queues: Mapped[list] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AgentToken(Base):
+    __tablename__ = "agent_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the bearer token
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class Feedback(Base):
@@ -94,6 +128,25 @@ def make_engine(url: str) -> Engine:
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Modules that add tables to Base.metadata; imported before migrating or comparing schemas.
+MODEL_MODULES = (
+    "web.ratelimit",
+)
+
+
+def load_models() -> None:
+    import importlib
+
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
+
+
+def alembic_config():
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
 
 
 def migrate(engine: Engine) -> None:
@@ -103,14 +156,12 @@ def migrate(engine: Engine) -> None:
     revision, whose tables it already has, and upgraded from there.
     """
     from alembic import command
-    from alembic.config import Config as AlembicConfig
     from sqlalchemy import inspect
 
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         tables = set(inspect(conn).get_table_names())
         if "sessions" in tables and "alembic_version" not in tables:
             command.stamp(cfg, "0001")
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")

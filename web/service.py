@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.dialogue import DialogueState
@@ -58,9 +59,6 @@ class ChatService:
                 f"session:{session_id}", self.config.rate_limit_session_per_minute):
             raise ChatInputError("rate_limited", "发送过于频繁，请稍等一分钟后再发送", 429)
 
-    def _next_seq(self, db: Session, session_id: str) -> int:
-        return (db.scalar(select(func.max(Message.seq)).where(Message.session_id == session_id)) or 0) + 1
-
     def _open_session(self, db: Session, session_id: object, channel: str) -> ChatSession:
         if session_id is not None and not isinstance(session_id, str):
             raise ChatInputError("invalid_session_id", "session_id 必须是字符串或 null")
@@ -72,17 +70,24 @@ class ChatService:
         return chat
 
     def _store(self, db: Session, chat: ChatSession, role: str, text: str, turn: BotTurn | None = None) -> Message:
-        msg = Message(session_id=chat.id, seq=self._next_seq(db, chat.id), role=role, text=text)
+        fields: dict = {"district": (chat.elements or {}).get("district")}
         if turn:
-            msg.type, msg.reason, msg.confidence, msg.sources = turn.type, turn.reason, turn.confidence, turn.sources
-        db.add(msg)
-        db.flush()
-        return msg
+            fields.update(type=turn.type, reason=turn.reason, confidence=turn.confidence, sources=turn.sources,
+                          line=turn.line, item=turn.item, kb_id=turn.sources[0]["id"] if turn.sources else None)
+        return append_message(db, chat, role, text, **fields)
 
     def _create_ticket(self, db: Session, chat: ChatSession, turn: BotTurn, text: str) -> Ticket:
+        from web.agents import suggest_department
+
+        elements = dict(chat.elements or {})
+        district = elements.get("district")
+        line = turn.line or (elements.get("scenario") or "").split("/")[0] or None
         ticket = Ticket(id=f"T{utcnow():%Y%m%d}{uuid.uuid4().hex[:8].upper()}", session_id=chat.id,
                         channel=chat.channel, queue=turn.queue or "综合", reason=turn.reason,
-                        summary=text[:120], elements=dict(chat.elements or {}))
+                        summary=summarize(db, chat, text), elements=elements, form={}, line=line, district=district,
+                        department=suggest_department(line, district),
+                        transcript_seq=db.scalar(select(func.max(Message.seq)).where(
+                            Message.session_id == chat.id)) or 0)
         db.add(ticket)
         chat.status = "handoff"
         return ticket
@@ -138,15 +143,29 @@ class ChatService:
         """Release the database connections (tests and short-lived commands)."""
         self.sessions.kw["bind"].dispose()
 
-    def messages(self, session_id: str, after: int = 0) -> list[dict]:
-        """Messages of a session after sequence number `after` (how agent replies reach the widget)."""
+    def messages(self, session_id: str, after: int = 0) -> dict:
+        """Messages of a session after sequence number `after` (how agent replies reach the widget), with the
+        state of its human service: status bot | waiting | assigned, the agent's name, a closed ticket to rate."""
+        from web.db import Agent
+
         with self.sessions() as db:
-            if db.get(ChatSession, session_id) is None:
+            chat = db.get(ChatSession, session_id)
+            if chat is None:
                 raise ChatInputError("unknown_session", f"会话 {session_id} 不存在", 404)
             rows = db.scalars(select(Message).where(Message.session_id == session_id, Message.seq > after)
-                              .order_by(Message.seq)).all()
-            return [{"seq": m.seq, "role": m.role, "text": m.text, "type": m.type,
-                     "created_at": m.created_at.isoformat()} for m in rows]
+                              .order_by(Message.seq).limit(500)).all()
+            ticket = db.scalars(select(Ticket).where(Ticket.session_id == session_id)
+                                .order_by(Ticket.created_at.desc())).first()
+            agent = db.get(Agent, ticket.agent_id) if ticket is not None and ticket.agent_id else None
+            return {
+                "session_id": session_id,
+                "status": ticket.status if ticket is not None and ticket.status != "closed" else "bot",
+                "agent": agent.display_name if agent is not None and ticket.status == "assigned" else None,
+                "ticket": None if ticket is None else {"id": ticket.id, "queue": ticket.queue, "status": ticket.status,
+                                                       "rated": ticket.rating is not None},
+                "messages": [{"seq": m.seq, "role": m.role, "text": m.text, "type": m.type,
+                              "created_at": m.created_at.isoformat()} for m in rows],
+            }
 
     def feedback(self, session_id: object, message_seq: object, value: object, comment: object = "") -> None:
         """Thumbs up (1) or down (-1) on a bot message."""
@@ -163,6 +182,37 @@ class ChatService:
                 raise ChatInputError("unknown_message", "message_seq 必须是该会话中一条机器人回复的序号", 404)
             db.add(Feedback(session_id=session_id, message_seq=message_seq, value=value, comment=comment))
             db.commit()
+
+
+def append_message(db: Session, chat: ChatSession, role: str, text: str, **fields) -> Message:
+    """Add the session's next message; two writers racing for the same seq (a user turn and an agent reply)
+    retry inside a savepoint instead of failing."""
+    for attempt in range(5):
+        seq = (db.scalar(select(func.max(Message.seq)).where(Message.session_id == chat.id)) or 0) + 1
+        msg = Message(session_id=chat.id, seq=seq, role=role, text=text, channel=chat.channel, created_at=utcnow(),
+                      **{"sources": [], **fields})
+        try:
+            with db.begin_nested():
+                db.add(msg)
+            chat.updated_at = msg.created_at
+            return msg
+        except IntegrityError:
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+def summarize(db: Session, chat: ChatSession, text: str) -> str:
+    """One line for the queue: the user's last real question when the trigger was just “转人工”."""
+    from bot.intents import classify
+
+    if classify(text).name in ("handoff", "complaint") and len(text) < 12:
+        previous = db.scalars(select(Message.text).where(Message.session_id == chat.id, Message.role == "user")
+                              .order_by(Message.seq.desc()).limit(5)).all()
+        question = next((t for t in previous if t != text and len(t) >= 4), None)
+        if question:
+            return f"{text}：{question}"[:120]
+    return text[:120]
 
 
 def open_chat_service(config: Config, runtime=None) -> ChatService:
