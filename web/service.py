@@ -59,12 +59,15 @@ class ChatService:
                 f"session:{session_id}", self.config.rate_limit_session_per_minute):
             raise ChatInputError("rate_limited", "发送过于频繁，请稍等一分钟后再发送", 429)
 
-    def _open_session(self, db: Session, session_id: object, channel: str) -> ChatSession:
+    def _open_session(self, db: Session, session_id: object, channel: str, user_ref: str | None = None) -> ChatSession:
         if session_id is not None and not isinstance(session_id, str):
             raise ChatInputError("invalid_session_id", "session_id 必须是字符串或 null")
         chat = db.get(ChatSession, session_id) if session_id and len(session_id) <= 64 else None
+        if chat is None and user_ref:  # a channel user (WeChat openid) keeps their latest session
+            chat = db.scalars(select(ChatSession).where(ChatSession.user_ref == user_ref, ChatSession.channel == channel)
+                              .order_by(ChatSession.updated_at.desc())).first()
         if chat is None:  # an unknown or missing id starts a new session
-            chat = ChatSession(id=uuid.uuid4().hex, channel=channel, state={}, elements={})
+            chat = ChatSession(id=uuid.uuid4().hex, channel=channel, user_ref=user_ref, state={}, elements={})
             db.add(chat)
             db.flush()
         return chat
@@ -105,13 +108,14 @@ class ChatService:
         return db.scalar(select(Ticket).where(Ticket.session_id == chat.id, Ticket.status != "closed")
                          .order_by(Ticket.created_at.desc()))
 
-    def chat(self, message: object, session_id: object = None, channel: str = "web") -> dict:
-        """One turn; the user's message is committed before the bot answers it."""
+    def chat(self, message: object, session_id: object = None, channel: str = "web", user_ref: str | None = None) -> dict:
+        """One turn; the user's message is committed before the bot answers it. `user_ref` (a WeChat openid)
+        finds that user's session when no session id is given."""
         text = validate_message(message, self.config.max_message_chars)
         if channel not in CHANNELS:
             raise ChatInputError("invalid_channel", f"未知渠道 {channel!r}，可选：{'、'.join(CHANNELS)}")
         with self.sessions() as db:
-            chat = self._open_session(db, session_id, channel)
+            chat = self._open_session(db, session_id, channel, user_ref)
             self._store(db, chat, "user", text)
             chat.elements = {**(chat.elements or {}), **extract_elements(text)}
             chat.updated_at = utcnow()
