@@ -79,3 +79,14 @@ def test_broken_yaml_is_a_clear_error_and_nothing_loads(kb_copy):
 def test_missing_directory_is_a_clear_error(tmp_path):
     with pytest.raises(CorpusError, match="does not exist"):
         load_corpus(tmp_path / "nope")
+
+
+def test_item_level_queue_is_inherited_by_its_points(kb_copy):
+    """A line-其他 item (e.g. labour law) may route all its points to another agent queue."""
+    path = kb_copy / "商事登记" / "dereg.yaml"
+    text = path.read_text(encoding="utf-8").replace("  line: 商事登记\n", "  line: 其他\n  queue: 社保\n", 1)
+    path.write_text(text, encoding="utf-8")
+    corpus = load_corpus(kb_copy, today=date(2026, 12, 4))
+    points = [p for p in corpus.points if p.id.startswith("T-ZX-")]
+    assert points and all(p.line == "其他" and p.queue == "社保" for p in points)
+    assert corpus.by_id["T-GJJ-001"].queue == "公积金"  # other items keep the queue of their line
