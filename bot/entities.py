@@ -58,12 +58,16 @@ def find_lines(text: str) -> frozenset[str]:
 
 
 _PHONE_RE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
-_LONG_ID_RE = re.compile(r"(?<![0-9A-Za-z])([0-9A-Za-z]{4})[0-9A-Za-z]{10,13}([0-9A-Za-z]{2})(?![0-9A-Za-z])")
+_LANDLINE_MASK_RE = re.compile(r"(?<!\d)(0\d{2,3}-?)\d{4}(\d{3,4})(?!\d)")
+_LONG_ID_RE = re.compile(r"(?<![0-9A-Za-z])(?=[A-Za-z]*\d)([0-9A-Za-z]{4})[0-9A-Za-z]{9,13}([0-9A-Za-z]{2})(?![0-9A-Za-z])")
+_EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 
 
 def mask_personal_data(text: str) -> str:
-    """Phone numbers and 15-18 character ID / credit-code numbers masked for logs."""
-    return _LONG_ID_RE.sub(r"\1****\2", _PHONE_RE.sub(r"\1****\2", text))
+    """Phone numbers, e-mail addresses and 15-19 character ID / credit-code numbers masked for logs and reports."""
+    text = _EMAIL_RE.sub("***@***", text)
+    text = _LANDLINE_MASK_RE.sub(r"\1****\2", _PHONE_RE.sub(r"\1****\2", text))
+    return _LONG_ID_RE.sub(r"\1****\2", text)
 
 
 # ---- elements a ticket needs, extracted from every user message -------------------------------------
