@@ -40,11 +40,12 @@ def search_kb(engine: AnswerEngine, text: str, k: int = 5, district: str | None 
 
 
 def suggest_for_conversation(engine: AnswerEngine, user_messages: list[str], district: str | None = None,
-                             k: int = 5) -> list[dict]:
-    """Suggestions for the side panel: the latest question first, earlier ones as context when it is short."""
+                             k: int = 5) -> tuple[str | None, list[dict]]:
+    """Suggestions for the side panel and the question they answer: the latest real question (not “转人工” or
+    small talk), with the one before it as context when it is short."""
     texts = [t for t in user_messages if t.strip() and classify(normalize(t)).name not in _NOT_QUESTIONS]
     if not texts:
-        return []
+        return None, []
     latest = texts[-1]
     results = search_kb(engine, latest, k, district)
     if len(latest) < 12 and len(texts) > 1:  # "那要多久" alone says little: add the previous question
@@ -52,4 +53,4 @@ def suggest_for_conversation(engine: AnswerEngine, user_messages: list[str], dis
         for r in results:
             merged.setdefault(r["id"], r)
         results = sorted(merged.values(), key=lambda r: -r["score"])[:k]
-    return results
+    return latest, results

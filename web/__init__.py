@@ -29,10 +29,11 @@ def create_app(config: Config | None = None, chat_service=None) -> Flask:
     app.secret_key = config.secret_key or _persistent_secret(config)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       PERMANENT_SESSION_LIFETIME=timedelta(hours=config.agent_token_hours))
-    from web import agent_api, api
+    from web import agent_api, api, pages
 
     app.register_blueprint(api.bp)
     app.register_blueprint(agent_api.bp)
+    app.register_blueprint(pages.bp)
     logging.getLogger(__name__).info("app ready: index %s", chat_service.engine.retriever.snapshot.version)
     return app
 

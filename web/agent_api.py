@@ -130,8 +130,8 @@ def suggestions(ticket_id: str):
     body = agents().ticket(g.agent, ticket_id)
     texts = [m["text"] for m in body["messages"] if m["role"] == "user"]
     k = _int_arg("k", 5, 1, 20)
-    found = suggest_for_conversation(chat_service().engine, texts, body["form"].get("district") or None, k)
-    return jsonify({"ticket_id": ticket_id, "based_on": texts[-1] if texts else None, "suggestions": found})
+    based_on, found = suggest_for_conversation(chat_service().engine, texts, body["form"].get("district") or None, k)
+    return jsonify({"ticket_id": ticket_id, "based_on": based_on, "suggestions": found})
 
 
 @bp.get("/api/kb/search")

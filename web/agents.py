@@ -16,7 +16,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from bot.entities import credit_code_valid, district_of_place, mask_personal_data
 from kb.model import DISTRICTS, LINES, QUEUES
-from web.db import Agent, AgentToken, ChatSession, Message, Ticket, utcnow
+from web.db import Agent, AgentToken, ChatSession, Message, Ticket, aware, iso, utcnow
 from web.service import ChatInputError, append_message
 
 log = logging.getLogger(__name__)
@@ -69,12 +69,11 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _iso(value) -> str | None:
-    return value.isoformat() if value else None
+_iso = iso
 
 
 def message_json(m: Message) -> dict:
-    return {"seq": m.seq, "role": m.role, "text": m.text, "type": m.type, "created_at": m.created_at.isoformat()}
+    return {"seq": m.seq, "role": m.role, "text": m.text, "type": m.type, "created_at": iso(m.created_at)}
 
 
 # Delivery of an agent's reply to a channel that cannot poll (WeChat pushes); web widgets poll messages.
@@ -370,8 +369,4 @@ def _append(db: Session, chat: ChatSession, role: str, text: str, type_: str | N
     return append_message(db, chat, role, text, type=type_, agent_id=agent_id)
 
 
-def _aware(value):
-    """SQLite hands datetimes back without a zone; they were stored as UTC."""
-    from datetime import timezone
-
-    return value if value is None or value.tzinfo else value.replace(tzinfo=timezone.utc)
+_aware = aware

@@ -13,7 +13,7 @@ from bot.dialogue import DialogueState
 from bot.entities import extract_elements
 from bot.engine import AnswerEngine, BotTurn
 from hotline.config import Config
-from web.db import ChatSession, Feedback, Message, Ticket, make_engine, migrate, utcnow
+from web.db import ChatSession, Feedback, Message, Ticket, iso, make_engine, migrate, utcnow
 from web.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ class ChatService:
                 "ticket": None if ticket is None else {"id": ticket.id, "queue": ticket.queue, "status": ticket.status,
                                                        "rated": ticket.rating is not None},
                 "messages": [{"seq": m.seq, "role": m.role, "text": m.text, "type": m.type,
-                              "created_at": m.created_at.isoformat()} for m in rows],
+                              "created_at": iso(m.created_at)} for m in rows],
             }
 
     def feedback(self, session_id: object, message_seq: object, value: object, comment: object = "") -> None:
@@ -207,15 +207,17 @@ def append_message(db: Session, chat: ChatSession, role: str, text: str, **field
 
 
 def summarize(db: Session, chat: ChatSession, text: str) -> str:
-    """One line for the queue: the user's last real question when the trigger was just “转人工”."""
+    """One line for the queue: for a bare request for a person, the user's last real question."""
     from bot.intents import classify
+    from indexer.text import normalize
 
-    if classify(text).name in ("handoff", "complaint") and len(text) < 12:
+    if classify(normalize(text)).name == "handoff":
         previous = db.scalars(select(Message.text).where(Message.session_id == chat.id, Message.role == "user")
-                              .order_by(Message.seq.desc()).limit(5)).all()
-        question = next((t for t in previous if t != text and len(t) >= 4), None)
+                              .order_by(Message.seq.desc()).limit(6)).all()
+        question = next((t for t in previous if t != text and len(t) >= 4
+                         and classify(normalize(t)).name not in ("handoff", "greeting", "thanks", "goodbye")), None)
         if question:
-            return f"{text}：{question}"[:120]
+            return f"{question}（用户要求转人工）"[:120]
     return text[:120]
 
 
