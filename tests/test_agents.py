@@ -194,3 +194,23 @@ def test_cli_agent_add(tmp_path, monkeypatch, capsys):
     assert "未知队列" in capsys.readouterr().err
     assert main(["agent", "add", "liu", "--queue", "综合"]) == 0
     assert "password: " in capsys.readouterr().out  # generated and shown once
+
+
+def test_serve_creates_one_first_supervisor_account(tmp_path):
+    from tests.conftest import make_config
+    from web.db import make_engine, migrate
+    from web.server import first_account
+
+    config = make_config(tmp_path)
+    engine = make_engine(config.db_url)
+    migrate(engine)
+    user, password = first_account(config, engine)
+    assert first_account(config, engine) is None  # only when there is no account yet
+    assert password in (tmp_path / "first_account.txt").read_text()
+    from sqlalchemy.orm import sessionmaker
+
+    from web.agents import AgentService
+
+    token, agent = AgentService(sessionmaker(engine)).login(user, password)
+    assert token and agent.role == "supervisor"
+    engine.dispose()
