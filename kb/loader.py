@@ -205,12 +205,16 @@ def _load_policy(chk: _Checker, path: Path, rel: str) -> PolicyDocument | None:
     except yaml.YAMLError as exc:
         chk.add(rel, 1, "", "front matter", str(exc).splitlines()[0])
         return None
+    return _policy(chk, meta, match.group(2), rel)
+
+
+def _policy(chk: _Checker, meta: dict, body: str, rel: str) -> PolicyDocument | None:
     where = (rel, 1, str(meta.get("id", "")))
     chk.unknown_keys(meta, POLICY_KEYS, where)
     values = {k: chk.text(meta, k, where) for k in ("id", "title", "issuer", "line")}
     chk.choice(values["line"], LINES, "line", where)
     issued = chk.day(meta, "date", where, required=True)
-    body = match.group(2).strip()
+    body = body.strip()
     if not body:
         chk.add(*where, "body", "is empty")
     if not all(values.values()) or not issued or not body:
@@ -233,6 +237,34 @@ def _check_duplicates(chk: _Checker, points: list[KnowledgePoint], policies: lis
     for doc in policies:
         if ids.setdefault(doc.id, doc.source) != doc.source:
             chk.add(doc.source, 1, doc.id, "id", f"duplicates the policy document in {ids[doc.id]}")
+
+
+def check_point(record: dict, source: str = "", today: date | None = None) -> tuple[KnowledgePoint | None, list[Problem]]:
+    """Validate one point given flat (line, item, item_code and the point fields) with the loader's rules."""
+    chk = _Checker(today or date.today())
+    rec = {k: v for k, v in record.items() if k not in {"line", "item", "item_code"}}
+    item = {"code": record.get("item_code") or "", "name": record.get("item") or "", "line": record.get("line")}
+    where = (source, None, str(record.get("id") or ""))
+    chk.text(item, "name", where)
+    if item["code"] and not CODE_RE.match(item["code"]):
+        chk.add(*where, "item_code", f"{item['code']!r} must be upper-case letters, digits and '-'")
+    point = _item_point(chk, item, rec, source)
+    errors = [p for p in chk.problems if p.severity == "error"]
+    return (None if errors else point), chk.problems
+
+
+def check_policy(meta: dict, body: str, source: str = "") -> tuple[PolicyDocument | None, list[Problem]]:
+    """Validate one policy document (front-matter fields and body) with the loader's rules."""
+    chk = _Checker(date.today())
+    doc = _policy(chk, meta, body, source)
+    return (None if any(p.severity == "error" for p in chk.problems) else doc), chk.problems
+
+
+def check_duplicates(points: Iterable[KnowledgePoint], policies: Iterable[PolicyDocument] = ()) -> list[Problem]:
+    """Points sharing a standard question or an answer text, policy documents sharing an id."""
+    chk = _Checker(date.today())
+    _check_duplicates(chk, list(points), list(policies))
+    return chk.problems
 
 
 def load_corpus(root: Path, today: date | None = None) -> Corpus:

@@ -140,6 +140,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Modules that add tables to Base.metadata; imported before migrating or comparing schemas.
 MODEL_MODULES = (
     "web.ratelimit",
+    "web.kb_store",
 )
 
 
