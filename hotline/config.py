@@ -66,9 +66,24 @@ class Config:
     entity_boost: float = 0.03
     session_idle_minutes: int = 30
     handoff_notice: str = "坐席接入后会在这里回复您；如暂时无人接入，您的问题已生成工单，工作人员会尽快处理。"
+    # when agents work (Beijing time): days as ISO weekday digits, hours as HH:MM-HH:MM; empty = around the clock
+    agent_days: str = "12345"
+    agent_hours: str = "09:00-18:00"
+    offhours_notice: str = "现在是非工作时间（人工坐席服务时间：{hours}），您的工单已记录，工作人员上班后会优先处理，并在这里回复您。"
     secret_key: str = ""  # signs console cookies; default: a random key kept in <var_dir>/secret_key
     agent_token_hours: int = 12  # agent logins (bearer tokens and console sessions) expire after this
+    cors_origins: str = "*"  # sites whose pages may call the public chat routes (the widget): "*" or "https://a,https://b"
     torch_threads: int = 0  # per process; `hotline serve` sets cores / workers so workers don't oversubscribe
+    # WeChat official account (web/wechat/); the /wechat server URL is off while wechat_token is empty
+    wechat_token: str = ""
+    wechat_appid: str = ""
+    wechat_secret: str = ""  # AppSecret, for the access_token of the customer-service (push) API
+    wechat_aes_key: str = ""  # EncodingAESKey (43 characters); empty = plaintext mode
+    wechat_mode: str = ""  # plaintext | compatible | safe; default: safe with an AES key, else plaintext
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_passive_seconds: float = 4.0  # answer in the HTTP reply when the bot is this fast, else push it
+    wechat_menu: str = ""  # JSON: CLICK EventKey -> reply text, or {"reply": text} / {"ask": question}
+    wechat_welcome: str = ""  # subscribe greeting; default in web/wechat/channel.py
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -29,6 +29,7 @@ def fake_embedder():
 def make_config(var_dir: Path, kb_dir: Path = TINY_KB, **overrides) -> Config:
     env = {"HOTLINE_VAR_DIR": str(var_dir), "HOTLINE_KB_DIR": str(kb_dir), "HOTLINE_EMBEDDER": "fake",
            "HOTLINE_CALIBRATION": "none"}
+    overrides.setdefault("agent_hours", "")  # agents around the clock, so tests don't depend on the hour they run
     return Config.from_env(env, **overrides)
 
 

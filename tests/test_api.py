@@ -127,3 +127,21 @@ def test_handoff_tells_the_user_the_ticket_and_queue_place(client):
     second = chat(client, "我要人工客服").get_json()
     assert first["handoff"]["ticket_id"] in first["reply"] and "第一位" in first["reply"]
     assert "前面还有1位" in second["reply"] and second["handoff"]["queue"] == first["handoff"]["queue"] == "综合"
+
+
+def test_off_hours_handoff_says_when_agents_work(service, client):
+    from dataclasses import replace
+    from datetime import datetime, timezone
+
+    from web.service import agents_on_duty, duty_hours_text
+
+    config = replace(service.config, agent_hours="09:00-18:00", agent_days="12345")
+    friday_10_beijing = datetime(2026, 12, 4, 2, 0, tzinfo=timezone.utc)
+    saturday_10_beijing = datetime(2026, 12, 5, 2, 0, tzinfo=timezone.utc)
+    friday_19_beijing = datetime(2026, 12, 4, 11, 0, tzinfo=timezone.utc)
+    assert agents_on_duty(config, friday_10_beijing)
+    assert not agents_on_duty(config, saturday_10_beijing) and not agents_on_duty(config, friday_19_beijing)
+    assert duty_hours_text(config) == "周一至周五 09:00至18:00"
+    service.config = replace(config, agent_days="")  # never on duty
+    body = chat(client, "转人工").get_json()
+    assert body["type"] == "handoff" and "非工作时间" in body["reply"] and body["handoff"]["ticket_id"] in body["reply"]

@@ -207,3 +207,244 @@ def _iso(value) -> str | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(LOCAL_TZ).isoformat(timespec="seconds")
+
+
+# ---- the figures ------------------------------------------------------------------------------------------
+def summary(db: Session, f: Filters) -> Table:
+    """Headline numbers for the period."""
+    turns = select(func.count(), func.count(func.distinct(Message.session_id)), _count_if(Message.type == "answer"),
+                   _count_if(Message.type == "fallback")).where(*_bot_turns(f), _not_waiting())
+    questions, conversations, answered, fallbacks = db.execute(turns).one()
+    tickets, rated, rating = db.execute(select(func.count(), func.count(Ticket.rating), func.avg(Ticket.rating))
+                                        .where(*_tickets(f))).one()
+    return Table(["咨询量", "会话数", "直接解答率%", "未能解答", "转人工工单", "评价数", "平均评分"],
+                 [[questions or 0, conversations or 0, _pct(answered, questions), fallbacks or 0, tickets or 0,
+                   rated or 0, round(float(rating), 2) if rating is not None else None]])
+
+
+def _not_waiting():
+    """Turns answered while the user waits for an agent are not bot decisions."""
+    return func.coalesce(Message.reason, "") != "awaiting_agent"
+
+
+def volume(db: Session, f: Filters) -> Table:
+    """Questions (bot replies, one per user message) and conversations per local hour or day."""
+    b = bucket_expr(Message.created_at, f.bucket, _dialect(db)).label("b")
+    q = (select(b, func.count(), func.count(func.distinct(Message.session_id))).where(*_bot_turns(f))
+         .group_by(b).order_by(b))
+    return Table(["时间", "咨询量", "会话数"], [list(r) for r in db.execute(q)])
+
+
+def _volume_by(db: Session, f: Filters, column, label: str, limit: int | None = None) -> Table:
+    key = func.coalesce(column, UNKNOWN).label("k")
+    q = select(key, func.count().label("n")).where(*_bot_turns(f)).group_by(key).order_by(func.count().desc(), key)
+    rows = db.execute(q.limit(limit) if limit else q).all()
+    total = db.scalar(select(func.count()).where(*_bot_turns(f))) if limit else sum(n for _, n in rows)
+    return Table([label, "咨询量", "占比%"], [[k, n, _pct(n, total)] for k, n in rows])
+
+
+def by_line(db: Session, f: Filters) -> Table:
+    return _volume_by(db, f, Message.line, "业务线")
+
+
+def by_item(db: Session, f: Filters) -> Table:
+    key_line, key_item = func.coalesce(Message.line, UNKNOWN), func.coalesce(Message.item, UNKNOWN)
+    q = (select(key_line, key_item, func.count()).where(*_bot_turns(f), Message.item.is_not(None))
+         .group_by(key_line, key_item).order_by(func.count().desc(), key_item).limit(30))
+    return Table(["业务线", "事项", "咨询量"], [list(r) for r in db.execute(q)])
+
+
+def by_district(db: Session, f: Filters) -> Table:
+    return _volume_by(db, f, Message.district, "区")
+
+
+def by_channel(db: Session, f: Filters) -> Table:
+    table = _volume_by(db, f, Message.channel, "渠道")
+    for row in table.rows:
+        row[0] = CHANNEL_LABELS.get(row[0], row[0])
+    return table
+
+
+def outcomes(db: Session, f: Filters) -> Table:
+    """How the bot replied per bucket: counts and rates of answer / clarify / fallback / handoff (chitchat counted
+    in the total)."""
+    b = bucket_expr(Message.created_at, f.bucket, _dialect(db)).label("b")
+    kinds = ("answer", "clarify", "fallback", "handoff")
+    q = (select(b, func.count(), *[_count_if(Message.type == k) for k in kinds]).where(*_bot_turns(f), _not_waiting())
+         .group_by(b).order_by(b))
+    rows = [[b_, n, *counts, *[_pct(c, n) for c in counts]] for b_, n, *counts in db.execute(q)]
+    return Table(["时间", "回复数", *[TYPE_LABELS[k] for k in kinds], *[f"{TYPE_LABELS[k]}率%" for k in kinds]], rows)
+
+
+def handoff_reasons(db: Session, f: Filters) -> Table:
+    q = select(Ticket.reason, func.count()).where(*_tickets(f)).group_by(Ticket.reason).order_by(func.count().desc(),
+                                                                                               Ticket.reason)
+    rows = db.execute(q).all()
+    total = sum(n for _, n in rows)
+    return Table(["原因", "工单数", "占比%"], [[REASON_LABELS.get(r, r), n, _pct(n, total)] for r, n in rows])
+
+
+def complaints_by_subject(db: Session, f: Filters) -> Table:
+    line = func.coalesce(Ticket.line, UNKNOWN)
+    q = (select(Ticket.queue, line, func.count()).where(*_tickets(f), Ticket.reason == "complaint")
+         .group_by(Ticket.queue, line).order_by(func.count().desc(), Ticket.queue, line))
+    return Table(["队列", "业务线", "投诉数"], [list(r) for r in db.execute(q)])
+
+
+def complaints_by_district(db: Session, f: Filters) -> Table:
+    district = func.coalesce(Ticket.district, UNKNOWN)
+    q = (select(district, func.count()).where(*_tickets(f), Ticket.reason == "complaint")
+         .group_by(district).order_by(func.count().desc(), district))
+    return Table(["区", "投诉数"], [list(r) for r in db.execute(q)])
+
+
+def top_questions(db: Session, f: Filters, limit: int = 30) -> Table:
+    """The most asked questions: exact texts counted in SQL, then phrasings that normalise alike merged."""
+    where = [Message.role == "user", *_in_range(Message.created_at, f)]
+    if f.channel:
+        where.append(Message.channel == f.channel)
+    q = (select(Message.text, func.count()).where(*where).group_by(Message.text)
+         .order_by(func.count().desc(), Message.text).limit(limit * 10))
+    merged: dict[str, list] = {}
+    for text, n in db.execute(q):
+        text = mask_personal_data(text)
+        key = normalize_question(text) or text
+        if key in merged:
+            merged[key][1] += n
+        else:
+            merged[key] = [text, n]
+    rows = sorted(merged.values(), key=lambda r: (-r[1], r[0]))[:limit]
+    return Table(["问题", "次数"], rows)
+
+
+def top_knowledge(db: Session, f: Filters, limit: int = 30) -> Table:
+    """Knowledge points most often given as the answer, with the title users saw."""
+    q = (select(Message.kb_id, func.count(), func.max(Message.id)).where(*_bot_turns(f), Message.type == "answer",
+                                                                          Message.kb_id.is_not(None))
+         .group_by(Message.kb_id).order_by(func.count().desc(), Message.kb_id).limit(limit))
+    rows = db.execute(q).all()
+    sources = dict(db.execute(select(Message.id, Message.sources).where(Message.id.in_([r[2] for r in rows]))).all())
+    titles = {}
+    for kb_id, _, last_id in rows:
+        titles[kb_id] = next((s.get("title") for s in sources.get(last_id) or [] if s.get("id") == kb_id), "")
+    return Table(["知识点", "标题", "命中次数"], [[kb_id, titles[kb_id], n] for kb_id, n, _ in rows])
+
+
+def unanswered(db: Session, f: Filters, limit: int = 50) -> Table:
+    rows = _unanswered(db, f, limit)
+    return Table(["问题", "次数", "其他问法", "最近出现"],
+                 [[r["text"], r["count"], " | ".join(r["examples"]), r["last_seen"]] for r in rows])
+
+
+def _median_by(db: Session, group, value, where: list) -> dict:
+    """The median of `value` per group, with window functions (both databases; no percentile_cont in SQLite)."""
+    sub = (select(group.label("g"), value.label("v"),
+                  func.row_number().over(partition_by=group, order_by=value).label("rn"),
+                  func.count().over(partition_by=group).label("n"))
+           .where(*where, value.is_not(None)).subquery())
+    q = (select(sub.c.g, func.avg(sub.c.v))
+         .where(or_(sub.c.rn == (sub.c.n + 1) / 2, sub.c.rn == (sub.c.n + 2) / 2)).group_by(sub.c.g))
+    return dict(db.execute(q).all())
+
+
+def queues(db: Session, f: Filters) -> Table:
+    """Per agent queue: waiting time (created → claimed), time to first reply and resolution time (created → closed),
+    average and median in minutes."""
+    d = _dialect(db)
+    spans = {"wait": seconds_between(Ticket.assigned_at, Ticket.created_at, d),
+             "first": seconds_between(Ticket.first_reply_at, Ticket.created_at, d),
+             "resolve": seconds_between(Ticket.closed_at, Ticket.created_at, d)}
+    where = _tickets(f)
+    q = (select(Ticket.queue, func.count(), _count_if(Ticket.status == "waiting"), _count_if(Ticket.status == "closed"),
+                *[func.avg(s) for s in spans.values()]).where(*where).group_by(Ticket.queue).order_by(Ticket.queue))
+    medians = {k: _median_by(db, Ticket.queue, s, where) for k, s in spans.items()}
+    rows = []
+    for queue, n, waiting, closed, *avgs in db.execute(q):
+        cells = []
+        for k, avg in zip(spans, avgs):
+            cells += [_minutes(avg), _minutes(medians[k].get(queue))]
+        rows.append([queue, n, waiting, closed, *cells])
+    return Table(["队列", "工单数", "等待中", "已办结", "平均等待(分)", "等待中位(分)", "平均首次回复(分)",
+                  "首次回复中位(分)", "平均办结(分)", "办结中位(分)"], rows)
+
+
+def agents(db: Session, f: Filters) -> Table:
+    """Tickets per agent (claimed in the period), closed, average first reply and resolution, average rating."""
+    d = _dialect(db)
+    name = func.coalesce(func.nullif(Agent.display_name, ""), Agent.username)
+    q = (select(name, func.count(Ticket.id), _count_if(Ticket.status == "closed"),
+                func.avg(seconds_between(Ticket.first_reply_at, Ticket.created_at, d)),
+                func.avg(seconds_between(Ticket.closed_at, Ticket.created_at, d)),
+                func.count(Ticket.rating), func.avg(Ticket.rating))
+         .join(Agent, Agent.id == Ticket.agent_id).where(*_tickets(f))
+         .group_by(Agent.id, name).order_by(func.count(Ticket.id).desc(), name))
+    return Table(["坐席", "处理工单", "已办结", "平均首次回复(分)", "平均办结(分)", "评价数", "平均评分"],
+                 [[a, n, c, _minutes(fr), _minutes(res), rated, round(float(r), 2) if r is not None else None]
+                  for a, n, c, fr, res, rated, r in db.execute(q)])
+
+
+def satisfaction_queue(db: Session, f: Filters) -> Table:
+    """Ratings (1-5) of human service per queue."""
+    q = (select(Ticket.queue, func.count(Ticket.rating), func.avg(Ticket.rating),
+                *[_count_if(Ticket.rating == s) for s in range(1, 6)])
+         .where(*_tickets(f), Ticket.rating.is_not(None)).group_by(Ticket.queue).order_by(Ticket.queue))
+    return Table(["队列", "评价数", "平均评分", "1星", "2星", "3星", "4星", "5星"],
+                 [[queue, n, round(float(avg), 2), *stars] for queue, n, avg, *stars in db.execute(q)])
+
+
+def satisfaction_line(db: Session, f: Filters) -> Table:
+    """Per business line: agent ratings (tickets) and thumbs up / down on bot replies (feedback)."""
+    line = func.coalesce(Ticket.line, UNKNOWN)
+    ratings = {k: (n, avg) for k, n, avg in db.execute(
+        select(line, func.count(Ticket.rating), func.avg(Ticket.rating))
+        .where(*_tickets(f), Ticket.rating.is_not(None)).group_by(line))}
+    mline = func.coalesce(Message.line, UNKNOWN)
+    where = [*_in_range(Feedback.created_at, f)]
+    if f.channel:
+        where.append(Message.channel == f.channel)
+    thumbs = {k: (up, down) for k, up, down in db.execute(
+        select(mline, _count_if(Feedback.value > 0), _count_if(Feedback.value < 0))
+        .join(Message, and_(Message.session_id == Feedback.session_id, Message.seq == Feedback.message_seq))
+        .where(*where).group_by(mline))}
+    rows = []
+    for key in sorted(set(ratings) | set(thumbs)):
+        n, avg = ratings.get(key, (0, None))
+        up, down = thumbs.get(key, (0, 0))
+        rows.append([key, n, round(float(avg), 2) if avg is not None else None, up, down, _pct(up, up + down)
+                     if up + down else None])
+    return Table(["业务线", "评价数", "平均评分", "点赞", "点踩", "好评率%"], rows)
+
+
+@dataclass(frozen=True)
+class Figure:
+    title: str
+    compute: Callable[[Session, Filters], Table]
+    chart: dict  # how the page draws it: {"kind": "line"|"bar"|"stack"|"kpi"|"table", ...column indexes}
+
+
+FIGURES: dict[str, Figure] = {
+    "summary": Figure("总览", summary, {"kind": "kpi"}),
+    "volume": Figure("咨询量趋势", volume, {"kind": "line", "x": 0, "series": [1, 2]}),
+    "outcomes": Figure("答复类型占比趋势", outcomes, {"kind": "line", "x": 0, "series": [6, 7, 8, 9], "unit": "%"}),
+    "by_line": Figure("按业务线", by_line, {"kind": "bar", "label": 0, "value": 1}),
+    "by_item": Figure("热门事项", by_item, {"kind": "bar", "label": 1, "value": 2}),
+    "by_district": Figure("按区", by_district, {"kind": "bar", "label": 0, "value": 1}),
+    "by_channel": Figure("按渠道", by_channel, {"kind": "bar", "label": 0, "value": 1}),
+    "handoff_reasons": Figure("转人工原因", handoff_reasons, {"kind": "bar", "label": 0, "value": 1}),
+    "complaints_by_subject": Figure("投诉：按队列与业务线", complaints_by_subject, {"kind": "bar", "label": 1, "value": 2}),
+    "complaints_by_district": Figure("投诉：按区", complaints_by_district, {"kind": "bar", "label": 0, "value": 1}),
+    "top_questions": Figure("热门问题", top_questions, {"kind": "bar", "label": 0, "value": 1}),
+    "top_knowledge": Figure("热门知识点", top_knowledge, {"kind": "bar", "label": 1, "value": 2}),
+    "unanswered": Figure("未解答问题（聚类）", unanswered, {"kind": "bar", "label": 0, "value": 1}),
+    "queues": Figure("坐席队列时效", queues, {"kind": "bar", "label": 0, "value": 4, "value2": 8}),
+    "agents": Figure("坐席工作量", agents, {"kind": "bar", "label": 0, "value": 1}),
+    "satisfaction_queue": Figure("满意度：按队列", satisfaction_queue, {"kind": "bar", "label": 0, "value": 2, "max": 5}),
+    "satisfaction_line": Figure("满意度：按业务线", satisfaction_line, {"kind": "bar", "label": 0, "value": 5, "max": 100}),
+}
+
+
+def compute(sessions: sessionmaker, name: str, f: Filters) -> Table:
+    """One figure by name (KeyError for an unknown one)."""
+    figure = FIGURES[name]
+    with sessions() as db:
+        return figure.compute(db, f)

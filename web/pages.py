@@ -88,7 +88,9 @@ def widget_js():
 def console():
     if not _logged_in():
         return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
-    return _page("agent.html")
+    from kb.model import DISTRICTS, LINES
+
+    return _page("agent.html", districts=DISTRICTS, lines=LINES)
 
 
 @bp.get("/agent/login")

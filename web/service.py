@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -101,6 +102,8 @@ class ChatService:
         ahead = db.scalar(select(func.count()).select_from(Ticket).where(
             Ticket.queue == ticket.queue, Ticket.status == "waiting", Ticket.id != ticket.id,
             Ticket.created_at <= ticket.created_at)) or 0
+        if not agents_on_duty(self.config, utcnow()):
+            return f"工单号 {ticket.id}。" + self.config.offhours_notice.format(hours=duty_hours_text(self.config))
         place = f"您前面还有{ahead}位用户在等待。" if ahead else "您是当前第一位等待的用户。"
         return f"工单号 {ticket.id}。{place}{self.config.handoff_notice}"
 
@@ -186,6 +189,27 @@ class ChatService:
                 raise ChatInputError("unknown_message", "message_seq 必须是该会话中一条机器人回复的序号", 404)
             db.add(Feedback(session_id=session_id, message_seq=message_seq, value=value, comment=comment))
             db.commit()
+
+
+BEIJING = timezone(timedelta(hours=8))
+WEEKDAYS = "一二三四五六日"
+
+
+def agents_on_duty(config: Config, now: datetime) -> bool:
+    """Whether agents work at this moment (Beijing time), from the configured days and hours."""
+    if not config.agent_hours:
+        return True
+    local = now.astimezone(BEIJING)
+    start, end = config.agent_hours.split("-")
+    return str(local.isoweekday()) in config.agent_days and start <= f"{local:%H:%M}" < end
+
+
+def duty_hours_text(config: Config) -> str:
+    days = sorted(d for d in config.agent_days if d in "1234567")
+    if not days:
+        return "另行通知"
+    span = f"周{WEEKDAYS[int(days[0]) - 1]}至周{WEEKDAYS[int(days[-1]) - 1]}" if len(days) > 1 else f"周{WEEKDAYS[int(days[0]) - 1]}"
+    return f"{span} {config.agent_hours.replace('-', '至')}"
 
 
 def append_message(db: Session, chat: ChatSession, role: str, text: str, **fields) -> Message:
