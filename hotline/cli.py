@@ -1,4 +1,4 @@
-"""The `hotline` command line: index, ask, eval, kb stats/validate, serve."""
+"""The `hotline` command line: index, ask, eval, import, kb stats/validate, serve."""
 from __future__ import annotations
 
 import argparse
@@ -31,20 +31,40 @@ def ensure_model(config: Config) -> None:
 
 def cmd_index(args: argparse.Namespace) -> int:
     from bot.runtime import make_tokenizer
+    from indexer.build import build_lock
+
+    config = _config(args)
+    with build_lock(config.index_path) as locked:  # one build at a time (command line and the editors' button)
+        if not locked:
+            print(f"another index build is running in {config.index_path}; try again when it has finished",
+                  file=sys.stderr)
+            return 3
+        return _build(args, config)
+
+
+def _build(args: argparse.Namespace, config: Config) -> int:
+    from bot.runtime import make_tokenizer
     from indexer.build import build_index, fingerprint, is_stale
     from indexer.dense import make_embedder
     from kb.loader import CorpusError, load_corpus
+    from kb.overlay import merge, overlay_hash, valid_until
 
-    config = _config(args)
     ensure_model(config)
     embedder = make_embedder(config.embedder, config.model_path, config.torch_threads)  # named, not loaded yet
-    corpus_hash = fingerprint(config.kb_dir, embedder.name)
+    entries = []
+    if not args.no_overlay:  # the editors' published and retired entries in the database
+        from web.kb_store import open_store
+
+        store = open_store(config)
+        entries = store.overlay()
+        store.close()
+    corpus_hash = fingerprint(config.kb_dir, embedder.name, overlay_hash(entries) if entries else "")
     if args.if_stale and not is_stale(config.index_path, corpus_hash):
         print(f"index at {config.index_path} is up to date")
         return 0
     t0 = time.perf_counter()
     try:
-        corpus = load_corpus(config.kb_dir)
+        corpus = merge(load_corpus(config.kb_dir), entries)
     except CorpusError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -53,12 +73,15 @@ def cmd_index(args: argparse.Namespace) -> int:
     load_s = time.perf_counter() - t0
     for warning in corpus.warnings:
         print(warning, file=sys.stderr)
+    until = valid_until(corpus, entries)
     report = build_index(corpus, config.index_path, make_tokenizer(config), embedder.load(), corpus_hash,
-                         dense_kind=args.dense, k1=config.bm25_k1, b=config.bm25_b)
+                         dense_kind=args.dense, k1=config.bm25_k1, b=config.bm25_b,
+                         extra_manifest={"overlay_entries": len(entries),
+                                         "valid_until": until.isoformat() if until else None})
     print(json.dumps({
         "index": str(report.folder), "knowledge_points": report.knowledge_points,
         "policy_documents": len(corpus.policies), "policy_chunks": report.policy_chunks,
-        "vectors": report.vectors, "vocabulary": report.vocabulary,
+        "vectors": report.vectors, "vocabulary": report.vocabulary, "editorial_entries": len(entries),
         "embedding_cache": {"hits": report.cache_hits, "misses": report.cache_misses},
         "seconds": {"load": round(load_s, 2), **{k: round(v, 2) for k, v in report.seconds.items()}},
     }, ensure_ascii=False, indent=1))
@@ -141,6 +164,65 @@ def cmd_agent(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """`hotline import FILE…`: check and report; with --yes import everything in one transaction."""
+    import getpass
+
+    from kb.importer import Existing, build_report
+    from kb.loader import CorpusError, load_corpus
+    from kb.overlay import merge
+    from web.kb_store import open_store
+    from web.service import ChatInputError
+
+    config = _config(args)
+    store = open_store(config)
+    try:
+        try:
+            corpus = merge(load_corpus(config.kb_dir), store.overlay())
+        except CorpusError as exc:
+            print(f"error: the knowledge base does not load: {exc}", file=sys.stderr)
+            return 1
+        report = build_report([Path(f) for f in args.files], Existing.from_corpus(corpus, store.all_data()))
+        imported = None
+        if report.ok and args.yes and report.records():
+            author = args.by or f"cli:{getpass.getuser()}"
+            try:
+                imported = store.import_records(report.records(), author, args.status,
+                                                note=f"导入 {', '.join(Path(f).name for f in report.files)}"[:500])
+            except ChatInputError as exc:
+                print(f"error: nothing imported: {exc.message}", file=sys.stderr)
+                return 1
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps({"report": report.as_json(), "imported": imported}, ensure_ascii=False, indent=1))
+    else:
+        print(format_import_report(report))
+        if imported is not None:
+            print(f"已导入 {len(imported)} 条（新条目状态：{'已发布' if args.status == 'published' else '草稿'}）。"
+                  + ("运行 `hotline index` 使已发布的内容生效。" if args.status == "published" else ""))
+        elif report.ok and not report.records():
+            print("没有需要导入的新内容。")
+        elif report.ok:
+            print("预检通过，尚未导入任何内容；确认无误后加 --yes 执行导入。")
+        else:
+            print("存在错误，未导入任何内容。", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def format_import_report(report) -> str:
+    body = report.as_json()
+    lines = [f"文件：{'、'.join(body['files']) or '（无）'}"]
+    lines += [f"  [{'错误' if i['severity'] == 'error' else '提示'}] {i['file']}：{i['message']}" for i in body["issues"]]
+    for row in body["rows"]:
+        why = f" — {'；'.join(row['reasons'])}" if row["reasons"] else ""
+        lines.append(f"  {row['file']} 第{row['row']}行 {row['id'] or '-'} {row['title'][:40]}：{row['status_zh']}{why}")
+    counts = body["counts"]
+    lines.append("合计：可导入 {accepted}，疑似重复 {near_duplicate}，冲突 {conflict}，重复 {duplicate}，错误 {rejected}"
+                 .format(**counts))
+    return "\n".join(lines)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from web.server import serve
 
@@ -156,6 +238,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="index directory (default var/index)")
     s.add_argument("--if-stale", action="store_true", help="build only when the sources changed")
     s.add_argument("--dense", choices=["flat", "hnsw"], default="flat", help="vector index kind")
+    s.add_argument("--no-overlay", action="store_true", help="only the YAML sources, without the editors' entries")
     s.set_defaults(func=cmd_index)
     s = sub.add_parser("ask", help="one chat turn through the chat service")
     s.add_argument("question")
@@ -182,6 +265,15 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--display-name", help="name shown to users (default: the login name)")
     a.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     a.set_defaults(func=cmd_agent)
+    s = sub.add_parser("import", help="check and import knowledge (xlsx/csv/jsonl/md/docx/pdf)")
+    s.add_argument("files", nargs="+", metavar="FILE", help="files or folders")
+    s.add_argument("--yes", action="store_true", help="import (all or nothing) when the check finds no errors")
+    s.add_argument("--as", dest="status", choices=["draft", "published"], default="draft",
+                   help="status of new entries (changes to existing points are always drafts)")
+    s.add_argument("--by", help="author recorded in the history (default cli:<user>)")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--kb", help="knowledge directory")
+    s.set_defaults(func=cmd_import)
     s = sub.add_parser("serve", help="run the web service")
     s.add_argument("--host")
     s.add_argument("--port", type=int)

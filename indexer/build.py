@@ -6,9 +6,11 @@ import logging
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -38,9 +40,12 @@ class BuildReport:
     cache_misses: int
 
 
-def fingerprint(kb_dir: Path, embedder_name: str) -> str:
-    """Hash of everything a build depends on: source files, dictionary, synonyms, model, format."""
+def fingerprint(kb_dir: Path, embedder_name: str, overlay: str = "") -> str:
+    """Hash of everything a build depends on: source files, dictionary, synonyms, model, format, and the hash of
+    the editors' published entries (`overlay`)."""
     digest = hashlib.sha256(f"format={FORMAT};model={embedder_name}".encode())
+    if overlay:
+        digest.update(f"overlay={overlay}".encode())
     files = sorted(p for p in Path(kb_dir).rglob("*") if p.is_file() and p.suffix in {".yaml", ".yml", ".md"})
     for path in [*files, DOMAIN_DICT, SYNONYMS]:
         digest.update(str(path.name).encode())
@@ -58,7 +63,28 @@ def is_stale(out_root: Path, corpus_hash: str) -> bool:
         return True
     import json
 
-    return json.loads(manifest.read_text(encoding="utf-8")).get("corpus_hash") != corpus_hash
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    # valid_until: the day a served point expires or a published one comes into force
+    expired = bool(data.get("valid_until")) and date.today().isoformat() >= data["valid_until"]
+    return expired or data.get("corpus_hash") != corpus_hash
+
+
+@contextmanager
+def build_lock(out_root: Path) -> Iterator[bool]:
+    """An exclusive, non-blocking lock on out_root/build.lock: yields False when another build holds it."""
+    import fcntl
+
+    Path(out_root).mkdir(parents=True, exist_ok=True)
+    with open(Path(out_root) / "build.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def bm25_document(unit: Unit, tokenize: Tokenizer) -> list[str]:
@@ -113,7 +139,8 @@ def _swap(out_root: Path, folder: Path) -> None:
 
 
 def build_index(corpus: Corpus, out_root: Path, tokenizer: Tokenizer, embedder: Embedder,
-                corpus_hash: str, dense_kind: str = "flat", k1: float = 1.2, b: float = 0.75) -> BuildReport:
+                corpus_hash: str, dense_kind: str = "flat", k1: float = 1.2, b: float = 0.75,
+                extra_manifest: dict | None = None) -> BuildReport:
     """Write a complete build under out_root/builds/, then make it current; the served build is untouched until then."""
     out_root = Path(out_root)
     timings: dict[str, float] = {}
@@ -144,6 +171,7 @@ def build_index(corpus: Corpus, out_root: Path, tokenizer: Tokenizer, embedder: 
         "counts": {"knowledge_points": len(corpus.points), "policy_documents": len(corpus.policies),
                    "policy_chunks": sum(u.kind == "policy" for u in units), "vectors": int(len(rows)),
                    "service_items": len({p.item_code for p in corpus.points})},
+        **(extra_manifest or {}),
     }
     t2 = time.perf_counter()
     tmp_folder = folder.with_name(folder.name + ".partial")

@@ -94,6 +94,9 @@ class KnowledgeStore:
     def __init__(self, sessions: sessionmaker):
         self.sessions = sessions
 
+    def close(self) -> None:
+        self.sessions.kw["bind"].dispose()
+
     # --- reading ---------------------------------------------------------------------------------------
     def overlay(self) -> list[Entry]:
         """The entries that change the served corpus: published ones and retired ones."""
@@ -273,3 +276,12 @@ class KnowledgeStore:
 
 
 _ACTION_ZH = {"review": "审核", "publish": "发布", "retire": "下线"}
+
+
+def open_store(config) -> KnowledgeStore:
+    """A store on the configured database, migrated to the newest schema (command line use)."""
+    from web.db import make_engine, migrate
+
+    engine = make_engine(config.db_url)
+    migrate(engine)
+    return KnowledgeStore(sessionmaker(engine, expire_on_commit=False))
