@@ -34,6 +34,12 @@ def create_app(config: Config | None = None, chat_service=None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(agent_api.bp)
     app.register_blueprint(pages.bp)
+    from web import dashboard
+
+    app.register_blueprint(dashboard.bp)
+    from web import wechat
+
+    wechat.init_app(app, chat_service, app.extensions["agent_service"])
     logging.getLogger(__name__).info("app ready: index %s", chat_service.engine.retriever.snapshot.version)
     return app
 
