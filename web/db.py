@@ -141,6 +141,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MODEL_MODULES = (
     "web.ratelimit",
     "web.kb_store",
+    "web.wechat.models",
 )
 
 

@@ -192,7 +192,8 @@ class Inbound:
 
     @property
     def dedupe_key(self) -> str:
-        """Messages are retried with the same MsgId; events have none, so FromUserName + CreateTime."""
+        """Messages are retried with the same MsgId; events have none, so FromUserName + CreateTime (with the
+        event and its key, so two menu clicks within one second are not taken for a retry)."""
         if self.msg_id:
             return f"m:{self.from_user}:{self.msg_id}"
-        return f"e:{self.from_user}:{self.create_time}:{self.event}"[:200]
+        return f"e:{self.from_user}:{self.create_time}:{self.event}:{self.event_key}"[:200]
