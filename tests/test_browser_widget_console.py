@@ -1,0 +1,326 @@
+"""The widget and the agent console in a real headless Chromium, end to end against the live app."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from browser_support import browser, live_server, screenshot_path  # noqa: F401 - pytest fixtures
+
+pytestmark = pytest.mark.browser
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+expect = sync_api.expect
+expect.set_options(timeout=10_000)
+
+WIDGET = "gz12345-chat"
+PASSWORD = "console-pass-1"
+
+
+def credit_code(body17: str) -> str:
+    """A 统一社会信用代码 with the right GB 32100-2015 check character."""
+    from bot.entities import CREDIT_CODE_CHARS
+
+    total = sum(CREDIT_CODE_CHARS.index(ch) * pow(3, i, 31) for i, ch in enumerate(body17))
+    return body17 + CREDIT_CODE_CHARS[(31 - total % 31) % 31]
+
+
+@pytest.fixture()
+def user(browser):  # noqa: F811 - the fixture imported above
+    """A citizen's browser tab; fails the test if any page script raises or opens an alert."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.problems = []
+    page.on("pageerror", lambda exc: page.problems.append(f"pageerror: {exc}"))
+    page.on("dialog", lambda dialog: (page.problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    yield page
+    problems = page.problems
+    context.close()
+    assert problems == []
+
+
+def open_widget(page, server) -> None:
+    page.goto(server.url + "/")
+    page.locator(f"{WIDGET} .launcher").click()
+    expect(page.locator(f"{WIDGET} .panel")).to_be_visible()
+
+
+def ask(page, text: str) -> None:
+    box = page.locator(f"{WIDGET} textarea")
+    box.fill(text)
+    box.press("Enter")
+
+
+def bot_messages(page):
+    return page.locator(f"{WIDGET} .msg.bot")
+
+
+def test_widget_answers_with_source_chips_feedback_and_survives_reload(user, live_server):  # noqa: F811
+    page = user
+    page.goto(live_server.url + "/")
+    host_button = page.locator("#host-button")
+    host_style = host_button.evaluate("b => getComputedStyle(b).backgroundColor + getComputedStyle(b).fontFamily")
+    page.locator(f"{WIDGET} .launcher").click()
+    panel = page.locator(f"{WIDGET} .panel")
+    expect(panel).to_be_visible()
+    expect(panel.locator("h2")).to_have_text("广州12345企业服务")
+    # the widget is styled by its data-color, not by the host page's global `button`/`textarea` rules ...
+    launcher_bg = page.locator(f"{WIDGET} .send").evaluate("b => getComputedStyle(b).backgroundColor")
+    assert launcher_bg == "rgb(200, 16, 46)"
+    textarea_bg = page.locator(f"{WIDGET} textarea").evaluate("t => getComputedStyle(t).backgroundColor")
+    assert textarea_bg == "rgb(255, 255, 255)"
+    # ... and the host page keeps its own look
+    assert host_button.evaluate("b => getComputedStyle(b).backgroundColor + getComputedStyle(b).fontFamily") == host_style
+
+    # welcome text and hot questions; a hot question is sent as it is
+    expect(panel.locator(".welcome")).to_contain_text("企业服务智能助手")
+    page.locator(f"{WIDGET} .welcome .chip", has_text="有限公司注销要准备什么资料").click()
+    answer = bot_messages(page).last
+    expect(answer).to_contain_text("清算报告")
+    source = answer.locator("details.source")
+    expect(source.locator("summary")).to_have_text("来源：有限责任公司注销登记需要哪些材料？")
+    basis = source.locator("p").first
+    expect(basis).to_be_hidden()  # collapsed until asked for
+    source.locator("summary").click()
+    expect(basis).to_have_text("政策依据：《中华人民共和国市场主体登记管理条例》第三十一条")
+
+    # thumbs up is stored against that bot message's seq
+    answer.get_by_role("button", name="有帮助").click()
+    expect(answer.locator(".fb .thanks")).to_have_text("感谢您的反馈")
+    sid = page.evaluate(f"JSON.parse(localStorage.getItem('gz12345-widget:{live_server.url}')).sid")
+    seq = int(answer.get_attribute("data-seq"))
+    from web.db import Feedback
+
+    with live_server.chat_service.sessions() as db:
+        rows = [(f.session_id, f.message_seq, f.value) for f in db.query(Feedback).filter_by(session_id=sid)]
+    assert rows == [(sid, seq, 1)]
+
+    # a vague question: clarify options as chips; the chosen option goes back verbatim
+    ask(page, "怎么注销")
+    clarify = bot_messages(page).last
+    expect(clarify).to_contain_text("您想咨询的是下面哪一个问题")
+    option = clarify.locator(".chip", has_text="个体工商户注销需要哪些材料？")
+    option.click()
+    expect(page.locator(f"{WIDGET} .msg.user").last).to_have_text("个体工商户注销需要哪些材料？")
+    expect(bot_messages(page).last).to_contain_text("营业执照正副本")
+
+    # script-like text is shown as text and never runs (the fixture fails on any dialog or page error)
+    xss = "<img src=x onerror=alert(1)>"
+    ask(page, xss)
+    expect(page.locator(f"{WIDGET} .msg.user").last).to_have_text(xss)
+    expect(bot_messages(page)).to_have_count(4)
+    assert page.evaluate(f"document.querySelector('{WIDGET}').shadowRoot.querySelectorAll('img').length") == 0
+
+    # a reload shows the same conversation, sources and given feedback included
+    texts = page.locator(f"{WIDGET} .msg[data-seq]").all_text_contents()
+    page.reload()
+    expect(page.locator(f"{WIDGET} .panel")).to_be_visible()  # it was open, so it reopens
+    expect(page.locator(f"{WIDGET} .msg[data-seq]")).to_have_count(len(texts))
+    assert page.locator(f"{WIDGET} .msg[data-seq]").all_text_contents() == texts
+    first = bot_messages(page).first
+    expect(first.locator("details.source summary")).to_have_text("来源：有限责任公司注销登记需要哪些材料？")
+    expect(first.get_by_role("button", name="有帮助")).to_be_disabled()
+    page.screenshot(path=screenshot_path("widget"))
+
+
+def test_widget_keeps_typed_text_when_offline_or_rate_limited(user, live_server):  # noqa: F811
+    page = user
+    open_widget(page, live_server)
+    alert = page.locator(f"{WIDGET} .alert")
+    box = page.locator(f"{WIDGET} textarea")
+
+    page.route("**/api/chat", lambda route: route.abort("internetdisconnected"))
+    ask(page, "公积金交多少比例")
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text("网络连接失败")
+    expect(box).to_have_value("公积金交多少比例")
+    expect(page.locator(f"{WIDGET} .msg.user")).to_have_count(0)
+    page.unroute("**/api/chat")
+    alert.get_by_role("button", name="重试").click()
+    expect(bot_messages(page).last).to_contain_text("5%")
+    expect(alert).to_be_hidden()
+    expect(box).to_have_value("")
+
+    body = json.dumps({"error": "rate_limited", "message": "发送过于频繁，请稍等一分钟后再发送"})
+    page.route("**/api/chat", lambda route: route.fulfill(status=429, body=body, content_type="application/json"))
+    ask(page, "简易注销要公示多久")
+    expect(alert).to_contain_text("发送过于频繁")
+    expect(box).to_have_value("简易注销要公示多久")
+    page.unroute("**/api/chat")
+    alert.get_by_role("button", name="重试").click()
+    expect(bot_messages(page).last).to_contain_text("20日")
+
+
+def test_widget_at_360px_by_keyboard(browser, live_server):  # noqa: F811
+    context = browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(live_server.url + "/")
+    launcher = page.locator(f"{WIDGET} .launcher")
+    launcher.focus()
+    page.keyboard.press("Enter")
+    panel = page.locator(f"{WIDGET} .panel")
+    expect(panel).to_be_visible()
+    box = panel.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 360
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    # focus lands in the input: type and send with Enter, tab to a chip and press it
+    page.keyboard.type("公积金交多少比例")
+    page.keyboard.press("Enter")
+    expect(bot_messages(page).last).to_contain_text("5%")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.screenshot(path=screenshot_path("widget-360px"))
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    assert page.evaluate(f"document.querySelector('{WIDGET}').shadowRoot.activeElement.className") == "launcher"
+    context.close()
+
+
+def test_handoff_agent_console_reply_close_and_rating(browser, user, live_server):  # noqa: F811
+    agents = live_server.agent_service
+    agents.add_agent("wang_li", PASSWORD, ["商事登记"], display_name="王丽")
+    page = user
+    open_widget(page, live_server)
+    code = credit_code("91440101MA5CQ1234")
+    ask(page, f"我们是广州市穗联科技有限公司，统一社会信用代码{code}，地址在越秀区中山五路100号，电话13800138000")
+    expect(bot_messages(page)).to_have_count(1)
+    ask(page, "有限公司注销要准备什么资料")
+    expect(bot_messages(page).last).to_contain_text("清算报告")
+    page.locator(f"{WIDGET} .handoff").click()
+    status = page.locator(f"{WIDGET} .head .status")
+    expect(status).to_have_text("正在为您转接人工客服，请稍候…")
+    expect(page.locator(f"{WIDGET} .handoff")).to_be_disabled()
+
+    # the agent logs in with a second, separate browser context
+    console_ctx = browser.new_context(locale="zh-CN", viewport={"width": 1440, "height": 900})
+    console = console_ctx.new_page()
+    console_problems: list[str] = []
+    console.on("pageerror", lambda exc: console_problems.append(str(exc)))
+    console.goto(live_server.url + "/agent")
+    expect(console).to_have_url(re.compile(r"/agent/login\?next=/agent$"))
+    console.fill("#username", "wang_li")
+    console.fill("#password", "wrong-password")
+    console.click("#login-submit")
+    expect(console.locator("#login-error")).to_have_text("用户名或密码错误")
+    console.fill("#password", PASSWORD)
+    console.click("#login-submit")
+    expect(console).to_have_url(live_server.url + "/agent")
+    expect(console.locator("#me")).to_have_text("王丽 · 坐席")
+
+    item = console.locator(".ticket").first
+    expect(item).to_contain_text("商事登记")
+    expect(item).to_contain_text("用户要求转人工")
+    expect(item).to_contain_text("有限公司注销要准备什么资料")
+    expect(item.locator(".wait")).to_contain_text("已等待")
+    item.locator(".open").click()
+    # the work order is pre-filled from what the user said
+    expect(console.locator("#f-company")).to_have_value("广州市穗联科技有限公司")
+    expect(console.locator("#f-credit_code")).to_have_value(code)
+    expect(console.locator("#credit-valid")).to_have_text("✓ 校验通过")
+    expect(console.locator("#f-district")).to_have_value("越秀")
+    expect(console.locator("#f-address")).to_have_value("越秀区中山五路100号")
+    expect(console.locator("#f-phone")).to_have_value("13800138000")
+    expect(console.locator("#f-scenario")).to_have_value("商事登记/注销登记")
+    expect(console.locator("#f-department")).to_have_value("越秀区市场监督管理局")
+    expect(console.locator("#f-summary")).not_to_have_value("")
+    # the side panel already suggests the matching knowledge
+    first_suggestion = console.locator("#suggestions .sugg").first
+    expect(first_suggestion.locator(".s-title")).to_contain_text("有限责任公司注销登记需要哪些材料？")
+    expect(first_suggestion).to_contain_text("依据：《中华人民共和国市场主体登记管理条例》第三十一条")
+    expect(first_suggestion).to_contain_text("部门：区市场监督管理局")
+
+    console.click("#claim-btn")
+    expect(console.locator("#ticket-sub")).to_contain_text("处理中")
+    expect(status).to_have_text("人工客服 王丽 正在为您服务")  # the widget's header, live
+    first_suggestion.get_by_role("button", name=re.compile("插入回复")).click()
+    reply = console.locator("#reply-text")
+    expect(reply).to_have_value(re.compile("清算报告"))
+    reply.press("End")
+    reply.type("贵公司在越秀区，可到越秀区市场监督管理局办理。")
+    console.click("#reply-btn")
+    expect(reply).to_have_value("")
+    agent_msg = page.locator(f"{WIDGET} .msg.agent").last
+    expect(agent_msg).to_contain_text("可到越秀区市场监督管理局办理")
+    expect(agent_msg).to_contain_text("清算报告")
+    expect(agent_msg.locator(".who")).to_have_text("人工客服 王丽")
+
+    # a new user message shows up in the console and refreshes the side panel
+    ask(page, "简易注销要公示多久 <b>谢谢</b>")
+    expect(console.locator("#messages .m.user .text").last).to_have_text("简易注销要公示多久 <b>谢谢</b>")
+    expect(console.locator("#suggestions .sugg").first.locator(".s-title")).to_contain_text("简易注销的公示期")
+    console.fill("#kb-q", "公积金比例")
+    console.click("#kb-search button")
+    expect(console.locator("#suggestions .sugg").first.locator(".s-title")).to_contain_text("住房公积金的缴存比例")
+
+    # work-order edits are validated by the server and the reason shown
+    console.fill("#f-credit_code", "91440101MA5CQ12340")
+    expect(console.locator("#credit-valid")).to_have_text("✗ 校验位不正确")
+    console.click("#form-save")
+    expect(console.locator("#form-msg")).to_contain_text("校验位不正确")
+    console.fill("#f-credit_code", code)
+    console.fill("#f-summary", "咨询有限公司注销材料及简易注销公示期")
+    console.click("#form-save")
+    expect(console.locator("#form-msg")).to_contain_text("已保存")
+    console.screenshot(path=screenshot_path("console"))
+
+    console.fill("#resolution", "已解答注销材料和简易注销公示期")
+    console.click("#close-btn")
+    expect(console.locator("#closed-info")).to_contain_text("已解答注销材料")
+    expect(status).to_have_text("智能助手 · 在线")
+    rating = page.locator(f"{WIDGET} .rating")
+    expect(rating).to_contain_text("请为本次服务打分")
+    rating.get_by_role("button", name="5 分").click()
+    expect(rating).to_contain_text("感谢您的评价：5 分")
+    ticket_id = console.locator("#ticket-title").inner_text().removeprefix("工单 ")
+    from web.db import Ticket
+
+    with live_server.chat_service.sessions() as db:
+        ticket = db.get(Ticket, ticket_id)
+        assert (ticket.status, ticket.rating, ticket.summary) == ("closed", 5, "咨询有限公司注销材料及简易注销公示期")
+        assert ticket.form["credit_code"] == code
+    # after a reload the widget still shows the agent's reply and the rating as given
+    page.reload()
+    expect(page.locator(f"{WIDGET} .msg.agent")).to_contain_text("可到越秀区市场监督管理局办理")
+    expect(page.locator(f"{WIDGET} .rating")).to_contain_text("感谢您的评价：5 分")
+    page.screenshot(path=screenshot_path("widget-after-agent"))
+    console_ctx.close()
+    assert console_problems == []
+
+
+def test_login_follows_next_and_wechat_ticket_shows_its_window(browser, live_server):  # noqa: F811
+    live_server.agent_service.add_agent("lead_zhao", PASSWORD, [], role="supervisor", display_name="赵班长")
+    service = live_server.chat_service
+    service.chat("公积金交多少比例", None, channel="wechat", user_ref="openid-test-1")
+    handoff = service.chat("转人工", None, channel="wechat", user_ref="openid-test-1")["handoff"]
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.goto(live_server.url + "/agent/login?next=/agent%3Fwelcome%3D1")
+    page.fill("#username", "lead_zhao")
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    expect(page).to_have_url(live_server.url + "/agent?welcome=1")
+    expect(page.locator("#me")).to_have_text("赵班长 · 班长（全部队列）")
+    expect(page.locator("#queue-tabs button")).to_have_count(5)  # 全部 + every queue
+
+    # without the WeChat channel route (or before it exists) the console says so and keeps working
+    page.route("**/channel", lambda route: route.fulfill(status=404, content_type="application/json",
+                                                         body='{"error":"not_found","message":"没有这个接口"}'))
+    page.locator(f".ticket[data-id='{handoff['ticket_id']}'] .open").click()
+    expect(page.locator("#channel-info")).to_have_text("微信渠道：暂无客服消息窗口信息")
+    page.unroute("**/channel")
+    window = {"channel": "wechat", "window_open": True, "window_expires_at": "2099-01-01T00:00:00+00:00",
+              "quota_remaining": 3, "failed": []}
+    page.route("**/channel", lambda route: route.fulfill(status=200, content_type="application/json",
+                                                         body=json.dumps(window)))
+    page.locator(f".ticket[data-id='{handoff['ticket_id']}'] .open").click()
+    expect(page.locator("#channel-info")).to_contain_text("48小时客服窗口：开放")
+    expect(page.locator("#channel-info")).to_contain_text("剩余可发消息：3 条")
+
+    # a dashboard built elsewhere sends people to this login with ?next=/dashboard
+    page.click("#logout")
+    expect(page).to_have_url(re.compile(r"/agent/login"))
+    page.goto(live_server.url + "/agent/login?next=/dashboard")
+    page.fill("#username", "lead_zhao")
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    expect(page).to_have_url(live_server.url + "/dashboard")
+    context.close()
