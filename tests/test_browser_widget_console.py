@@ -147,8 +147,14 @@ def test_widget_keeps_typed_text_when_offline_or_rate_limited(user, live_server)
     expect(alert).to_contain_text("发送过于频繁")
     expect(box).to_have_value("简易注销要公示多久")
     page.unroute("**/api/chat")
+    held = []  # hold the retried request to see the typing indicator, then let it through
+    page.route("**/api/chat", lambda route: held.append(route))
     alert.get_by_role("button", name="重试").click()
+    expect(page.locator(f"{WIDGET} .typing")).to_be_visible()
+    expect(page.locator(f"{WIDGET} .msg.user.pending")).to_have_text("简易注销要公示多久")
+    held[0].continue_()
     expect(bot_messages(page).last).to_contain_text("20日")
+    expect(page.locator(f"{WIDGET} .typing")).to_have_count(0)
 
 
 def test_widget_at_360px_by_keyboard(browser, live_server):  # noqa: F811
@@ -231,6 +237,7 @@ def test_handoff_agent_console_reply_close_and_rating(browser, user, live_server
     console.click("#claim-btn")
     expect(console.locator("#ticket-sub")).to_contain_text("处理中")
     expect(status).to_have_text("人工客服 王丽 正在为您服务")  # the widget's header, live
+    page.locator(f"{WIDGET} .close").click()  # the user looks away: the reply raises an unread badge
     first_suggestion.get_by_role("button", name=re.compile("插入回复")).click()
     reply = console.locator("#reply-text")
     expect(reply).to_have_value(re.compile("清算报告"))
@@ -238,6 +245,9 @@ def test_handoff_agent_console_reply_close_and_rating(browser, user, live_server
     reply.type("贵公司在越秀区，可到越秀区市场监督管理局办理。")
     console.click("#reply-btn")
     expect(reply).to_have_value("")
+    expect(page.locator(f"{WIDGET} .launcher .badge")).to_have_text("1")
+    page.locator(f"{WIDGET} .launcher").click()
+    expect(page.locator(f"{WIDGET} .launcher .badge")).to_be_hidden()
     agent_msg = page.locator(f"{WIDGET} .msg.agent").last
     expect(agent_msg).to_contain_text("可到越秀区市场监督管理局办理")
     expect(agent_msg).to_contain_text("清算报告")
@@ -280,6 +290,7 @@ def test_handoff_agent_console_reply_close_and_rating(browser, user, live_server
     # after a reload the widget still shows the agent's reply and the rating as given
     page.reload()
     expect(page.locator(f"{WIDGET} .msg.agent")).to_contain_text("可到越秀区市场监督管理局办理")
+    expect(page.locator(f"{WIDGET} .msg.agent .who")).to_have_text("人工客服 王丽")
     expect(page.locator(f"{WIDGET} .rating")).to_contain_text("感谢您的评价：5 分")
     page.screenshot(path=screenshot_path("widget-after-agent"))
     console_ctx.close()

@@ -16,7 +16,7 @@
   const CREDIT_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
 
   const state = {
-    me: null, csrf: null, queue: "", status: "waiting", tickets: [], ticket: null, lastSeq: 0, lastUserSeq: 0,
+    me: null, csrf: null, queue: "", status: "open", tickets: [], ticket: null, lastSeq: 0, lastUserSeq: 0,
     listTimer: null, ticketTimer: null, loadingTicket: false,
   };
 
@@ -145,6 +145,7 @@
         el("button", { type: "button", class: "open", onclick: () => openTicket(t.id) },
           el("span", { class: "tag" }, t.queue),
           el("span", { class: "tag channel" }, CHANNELS[t.channel] || t.channel),
+          el("span", { class: "tag status-" + t.status }, STATUS[t.status] || t.status),
           el("span", { class: "wait" }, waited),
           el("span", { class: "reason" }, REASONS[t.reason] || t.reason || ""),
           el("span", { class: "summary" }, t.summary || "（无摘要）"),

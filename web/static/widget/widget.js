@@ -264,7 +264,8 @@ button:focus-visible, textarea:focus-visible, summary:focus-visible { outline: 3
     if (m.role === "user") {
       node = el("div", { class: "msg user" }, m.text);
     } else if (m.role === "agent") {
-      node = el("div", { class: "msg agent" }, el("span", { class: "who", text: "人工客服" + (state.agent ? " " + state.agent : "") }), m.text);
+      const name = (state.meta[m.seq] || {}).agent;
+      node = el("div", { class: "msg agent" }, el("span", { class: "who", text: "人工客服" + (name ? " " + name : "") }), m.text);
     } else if (m.role === "system") {
       node = m.type === "rating_request" ? renderRating(m) : el("div", { class: "notice" }, m.text);
     } else {
@@ -390,6 +391,7 @@ button:focus-visible, textarea:focus-visible, summary:focus-visible { outline: 3
         state.meta[m.seq] = { sources: state.pendingMeta.sources, suggestions: state.pendingMeta.suggestions };
         state.pendingMeta = null;
       }
+      if (m.role === "agent" && state.agent && !state.meta[m.seq]) state.meta[m.seq] = { agent: state.agent };
       log.querySelectorAll(".msg.user.pending").forEach((n) => { if (m.role === "user" && n.textContent === m.text) n.remove(); });
       render(m);
       state.lastSeq = m.seq;
