@@ -72,6 +72,7 @@ class Config:
     offhours_notice: str = "现在是非工作时间（人工坐席服务时间：{hours}），您的工单已记录，工作人员上班后会优先处理，并在这里回复您。"
     secret_key: str = ""  # signs console cookies; default: a random key kept in <var_dir>/secret_key
     agent_token_hours: int = 12  # agent logins (bearer tokens and console sessions) expire after this
+    index_check_seconds: float = 3.0  # how often a worker looks for a new index build to swap in (0: never)
     cors_origins: str = "*"  # sites whose pages may call the public chat routes (the widget): "*" or "https://a,https://b"
     torch_threads: int = 0  # per process; `hotline serve` sets cores / workers so workers don't oversubscribe
     # WeChat official account (web/wechat/); the /wechat server URL is off while wechat_token is empty

@@ -40,6 +40,10 @@ def create_app(config: Config | None = None, chat_service=None) -> Flask:
     from web import wechat
 
     wechat.init_app(app, chat_service, app.extensions["agent_service"])
+    from web import kb_admin, reload
+
+    kb_admin.init_app(app, chat_service.sessions)
+    reload.init_app(app, chat_service, config)
     logging.getLogger(__name__).info("app ready: index %s", chat_service.engine.retriever.snapshot.version)
     return app
 

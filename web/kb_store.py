@@ -39,7 +39,8 @@ class KbEntry(Base):
                 "data": self.data, "published": self.published, "origin": self.origin, "version": self.version,
                 "created_by": self.created_by, "created_at": self.created_at.isoformat(),
                 "updated_by": self.updated_by, "updated_at": self.updated_at.isoformat(),
-                "title": self.data.get("question") or self.data.get("title") or ""}
+                "title": self.data.get("question") or self.data.get("title") or "",
+                "problems": problems_of(self.kind, self.data)}
 
 
 class KbRevision(Base):
@@ -61,16 +62,25 @@ class KbRevision(Base):
                 "created_at": self.created_at.isoformat()}
 
 
-def validate(kind: str, data: object) -> dict:
-    """The record as stored, or a 400 listing every problem the loader's rules find."""
+def problems_of(kind: str, data: dict) -> list[str]:
+    """What the loader's rules find wrong with a record (empty: it could be served)."""
+    record, problems = from_data(kind, data)
+    errors = [f"{p.field}: {p.message}" for p in problems if p.severity == "error"]
+    return errors or ([] if record is not None else ["记录不完整"])
+
+
+def validate(kind: str, data: object, strict: bool = True) -> dict:
+    """The record as stored. Strict (review, publish): a 400 listing every problem the loader's rules find.
+    A draft may be incomplete (a gap's question without an answer yet) but needs its id."""
     if kind not in KINDS:
         raise ChatInputError("invalid_kind", f"未知类型 {kind!r}，可选：point（知识点）、policy（政策文件）")
     if not isinstance(data, dict):
         raise ChatInputError("invalid_entry", "data 必须是 JSON 对象")
-    record, problems = from_data(kind, data)
-    errors = [p for p in problems if p.severity == "error"]
-    if record is None or errors:
-        raise ChatInputError("invalid_entry", "校验未通过：" + "；".join(f"{p.field}: {p.message}" for p in errors))
+    entry_id = data.get("id")
+    if not isinstance(entry_id, str) or not entry_id.strip() or len(entry_id) > 64:
+        raise ChatInputError("invalid_entry", "缺少条目编号 id（不超过64个字符）")
+    if strict and (errors := problems_of(kind, data)):
+        raise ChatInputError("invalid_entry", "校验未通过：" + "；".join(errors))
     return {k: v for k, v in data.items() if k != "source"}
 
 
@@ -142,7 +152,7 @@ class KnowledgeStore:
     # --- writing ---------------------------------------------------------------------------------------
     def create(self, kind: str, data: dict, author: str, origin: str = "new", status: str = "draft",
                note: str = "", db: Session | None = None) -> dict:
-        record = validate(kind, data)
+        record = validate(kind, data, strict=status != "draft")
         if db is None:
             with self.sessions() as own:
                 out = self.create(kind, data, author, origin, status, note, own)
@@ -168,7 +178,7 @@ class KnowledgeStore:
         entry = self._entry(db, entry_id)
         if version is not None and version != entry.version:
             raise ChatInputError("edit_conflict", f"条目已被 {entry.updated_by} 修改（当前版本 {entry.version}），请刷新后再改", 409)
-        record = validate(entry.kind, data)
+        record = validate(entry.kind, data, strict=False)
         if record.get("id") != entry_id:
             raise ChatInputError("invalid_entry", "不能修改条目编号（id）")
         entry.data, entry.status = record, "draft"
@@ -188,8 +198,9 @@ class KnowledgeStore:
                 names = "、".join(STATUS_ZH[s] for s in allowed)
                 raise ChatInputError("invalid_transition",
                                      f"条目当前为「{STATUS_ZH[entry.status]}」，只有{names}的条目可以{_ACTION_ZH[action]}", 409)
-            if action == "publish":
+            if action in ("review", "publish"):
                 validate(entry.kind, entry.data)
+            if action == "publish":
                 if check_publish:
                     check_publish(entry.kind, entry.data)
                 entry.published = entry.data
