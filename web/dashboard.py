@@ -79,11 +79,20 @@ def page():
     except ChatInputError as exc:
         if exc.status == 401:
             return redirect("/agent/login?next=" + quote(request.full_path.rstrip("?"), safe="/"))
-        return render_template("dashboard_denied.html", message=exc.message), exc.status
+        return _page(render_template("dashboard_denied.html", message=exc.message), exc.status)
     _, echo = parse_filters()
     figures = [{"name": name, "title": fig.title, "chart": fig.chart} for name, fig in FIGURES.items()]
-    return render_template("dashboard.html", agent=agent, filters=echo, figures=figures,
-                           channels=[(c, CHANNEL_LABELS.get(c, c)) for c in CHANNELS])
+    return _page(render_template("dashboard.html", agent=agent, filters=echo, figures=figures,
+                                 channels=[(c, CHANNEL_LABELS.get(c, c)) for c in CHANNELS]))
+
+
+def _page(body: str, status: int = 200) -> Response:
+    """The page loads only its own script and styles (the same policy as the other pages)."""
+    from web.pages import PAGE_CSP
+
+    return Response(body, status, mimetype="text/html", headers={
+        "Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
+        "X-Frame-Options": "DENY", "Cache-Control": "no-store"})
 
 
 @bp.get("/api/dashboard")

@@ -142,6 +142,7 @@ MODEL_MODULES = (
     "web.ratelimit",
     "web.kb_store",
     "web.wechat.models",
+    "web.analytics",  # the dashboard's covering index on messages
 )
 
 
