@@ -257,6 +257,7 @@ def test_handoff_agent_console_reply_close_and_rating(browser, user, live_server
     ask(page, "简易注销要公示多久 <b>谢谢</b>")
     expect(console.locator("#messages .m.user .text").last).to_have_text("简易注销要公示多久 <b>谢谢</b>")
     expect(console.locator("#suggestions .sugg").first.locator(".s-title")).to_contain_text("简易注销的公示期")
+    console.screenshot(path=screenshot_path("console"))
     console.fill("#kb-q", "公积金比例")
     console.click("#kb-search button")
     expect(console.locator("#suggestions .sugg").first.locator(".s-title")).to_contain_text("住房公积金的缴存比例")
@@ -270,7 +271,6 @@ def test_handoff_agent_console_reply_close_and_rating(browser, user, live_server
     console.fill("#f-summary", "咨询有限公司注销材料及简易注销公示期")
     console.click("#form-save")
     expect(console.locator("#form-msg")).to_contain_text("已保存")
-    console.screenshot(path=screenshot_path("console"))
 
     console.fill("#resolution", "已解答注销材料和简易注销公示期")
     console.click("#close-btn")
