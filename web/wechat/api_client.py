@@ -36,7 +36,7 @@ class ApiError(Exception):
 class WeChatApi:
     def __init__(self, sessions: sessionmaker, appid: str, secret: str, base_url: str, *,
                  timeout: tuple[float, float] = (3.0, 5.0), attempts: int = 3, refresh_margin: float = 300.0,
-                 lease_seconds: float = 20.0, wait_seconds: float = 15.0):
+                 lease_seconds: float = 40.0, wait_seconds: float = 15.0):
         self.sessions, self.appid, self.secret = sessions, appid, secret
         self.base_url = base_url.rstrip("/")
         self.timeout, self.attempts = timeout, attempts

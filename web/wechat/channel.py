@@ -7,8 +7,9 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import delete, event, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from hotline.config import Config
@@ -31,6 +32,12 @@ TOO_FAST = "您发送得太频繁了，请稍等一分钟再发送。"
 RATED = "感谢您的评价！如还有问题，可以继续提问。"
 
 
+def _masked(key: str) -> str:
+    """A dedupe key for logs, the openid shortened."""
+    kind, openid, rest = (key.split(":", 2) + ["", ""])[:3]
+    return f"{kind}:{openid[:6]}…:{rest}"
+
+
 def parse_menu(raw: str) -> dict[str, dict]:
     """HOTLINE_WECHAT_MENU: {"EventKey": "reply text" | {"reply": text} | {"ask": question}}."""
     if not raw.strip():
@@ -46,7 +53,8 @@ def parse_menu(raw: str) -> dict[str, dict]:
         entry = {"reply": value} if isinstance(value, str) else value
         if not isinstance(entry, dict) or len(entry) != 1 or not isinstance(next(iter(entry.values())), str) \
                 or next(iter(entry)) not in ("reply", "ask"):
-            raise ValueError(f"HOTLINE_WECHAT_MENU[{key!r}] must be a text, {{\"reply\": text}} or {{\"ask\": question}}")
+            raise ValueError(f"HOTLINE_WECHAT_MENU[{key!r}] must be a text, {{\"reply\": text}} "
+                             "or {\"ask\": question}")
         out[key] = entry
     return out
 
@@ -88,6 +96,7 @@ class WeChatChannel:
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._futures: set[Future] = set()
+        self._received = 0
 
     # -- background work -----------------------------------------------------------------------------
     def submit(self, fn, *args) -> Future:
@@ -109,6 +118,8 @@ class WeChatChannel:
     # -- inbound -------------------------------------------------------------------------------------
     def handle(self, msg: Inbound) -> str | None:
         """The passive reply text for a genuine message, or None to answer "success" (nothing, or pushed later)."""
+        started = time.monotonic()
+        self._purge_old()
         with self.sessions() as db:
             db.add(WeChatInbound(key=msg.dedupe_key, openid=msg.from_user, msg_type=msg.msg_type, status="running",
                                  created_at=utcnow()))
@@ -116,18 +127,20 @@ class WeChatChannel:
                 db.commit()
             except IntegrityError:
                 db.rollback()
+                log.info("wechat %s: retry of a message already received", _masked(msg.dedupe_key))
                 return self._await_first(msg.dedupe_key)
         self._touch_user(msg)
         job = _Job()
         if self._needs_bot(msg):
             self.submit(self._run, msg, job)
-            job.done.wait(self.passive_seconds)
+            job.done.wait(max(0.0, self.passive_seconds - (time.monotonic() - started)))
         else:
             self._run(msg, job)
         with job.lock:
             if not job.done.is_set():
                 job.deferred = True  # the turn finishes in the background and is pushed (see _run)
-                log.info("wechat %s: turn slower than %.1f s, answering by push", msg.dedupe_key, self.passive_seconds)
+                log.info("wechat %s: turn slower than %.1f s, answering by push", _masked(msg.dedupe_key),
+                         self.passive_seconds)
                 return None
         reply, session_id = job.result
         pieces = split_text(reply) if reply else []
@@ -140,7 +153,19 @@ class WeChatChannel:
             db.commit()
         if rest:
             self.submit(self.outbox.send, rest)
+        kind = msg.msg_type if msg.msg_type != "event" else f"event {msg.event}"
+        log.info("wechat %s (%s): passive reply in %.2f s, %d more piece(s) pushed", _masked(msg.dedupe_key), kind,
+                 time.monotonic() - started, len(rest))
         return pieces[0] if pieces else None
+
+    def _purge_old(self) -> None:
+        """Now and then forget de-duplication rows older than a day (WeChat retries within 15 seconds)."""
+        self._received += 1
+        if self._received % 500 != 1:
+            return
+        with self.sessions() as db:
+            db.execute(delete(WeChatInbound).where(WeChatInbound.created_at < utcnow() - timedelta(days=1)))
+            db.commit()
 
     def _await_first(self, key: str) -> str | None:
         """A retry: the first delivery's reply once it is there, or "success" when it is not ready in time."""

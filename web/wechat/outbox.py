@@ -100,15 +100,18 @@ class Outbox:
             db.commit()
 
     def retry(self, session_id: str) -> list[int]:
-        """Put the session's failed (and stuck) pushes back in the queue; returns their ids, oldest first."""
+        """Put the session's failed pushes back in the queue, and those stuck pending or sending (their worker
+        stopped); returns their ids, oldest first."""
         with self.sessions() as db:
             stuck = utcnow() - STUCK_AFTER
             ids = list(db.scalars(select(WeChatOutbox.id).where(
                 WeChatOutbox.session_id == session_id,
-                (WeChatOutbox.status == "failed") | ((WeChatOutbox.status == "sending") & (WeChatOutbox.updated_at < stuck)))
+                (WeChatOutbox.status == "failed") | (WeChatOutbox.status.in_(("pending", "sending"))
+                                                     & (WeChatOutbox.updated_at < stuck)))
                 .order_by(WeChatOutbox.id)))
             if ids:
-                db.execute(update(WeChatOutbox).where(WeChatOutbox.id.in_(ids)).values(status="pending", updated_at=utcnow()))
+                db.execute(update(WeChatOutbox).where(WeChatOutbox.id.in_(ids))
+                           .values(status="pending", updated_at=utcnow()))
             db.commit()
         return ids
 
@@ -118,16 +121,21 @@ class Outbox:
             user = db.get(WeChatUser, openid) if openid else None
             last = _aware(user.last_inbound_at) if user is not None else None
             expires = last + timedelta(hours=WINDOW_HOURS) if last else None
-            since = select(WeChatOutbox.errcode).where(WeChatOutbox.openid == openid,
-                                                       WeChatOutbox.updated_at >= (last or utcnow()))
-            codes = set(db.scalars(since.where(WeChatOutbox.errcode.in_((WINDOW_CLOSED, QUOTA_EXHAUSTED))))) if last else set()
+            codes: set[int] = set()  # what WeChat itself said since the user's last message
+            if last is not None:
+                codes = set(db.scalars(select(WeChatOutbox.errcode).where(
+                    WeChatOutbox.openid == openid, WeChatOutbox.updated_at >= last,
+                    WeChatOutbox.errcode.in_((WINDOW_CLOSED, QUOTA_EXHAUSTED)))))
             open_ = bool(user and user.subscribed and expires and utcnow() < expires and WINDOW_CLOSED not in codes)
-            quota = 0 if not open_ or QUOTA_EXHAUSTED in codes else max(0, PUSHES_PER_MESSAGE - user.pushes_since_inbound)
-            failed = db.scalars(select(WeChatOutbox).where(WeChatOutbox.session_id == session_id,
-                                                           WeChatOutbox.status == "failed").order_by(WeChatOutbox.id)).all()
+            quota = 0 if not open_ or QUOTA_EXHAUSTED in codes else \
+                max(0, PUSHES_PER_MESSAGE - user.pushes_since_inbound)
+            of_session = WeChatOutbox.session_id == session_id
+            failed = db.scalars(select(WeChatOutbox).where(of_session, WeChatOutbox.status == "failed")
+                                .order_by(WeChatOutbox.id)).all()
             pending = db.scalar(select(func.count()).select_from(WeChatOutbox).where(
-                WeChatOutbox.session_id == session_id, WeChatOutbox.status.in_(("pending", "sending")))) or 0
-            return {"channel": "wechat", "window_open": open_, "window_expires_at": expires.isoformat() if expires else None,
+                of_session, WeChatOutbox.status.in_(("pending", "sending")))) or 0
+            return {"channel": "wechat", "window_open": open_,
+                    "window_expires_at": expires.isoformat() if expires else None,
                     "quota_remaining": quota, "subscribed": bool(user and user.subscribed),
                     "failed": [{"id": r.id, "seq": r.message_seq, "part": r.part, "kind": r.kind, "text": r.text,
                                 "error": r.error, "errcode": r.errcode, "attempts": r.attempts,

@@ -69,6 +69,7 @@ def parse_xml(body: bytes | str) -> dict[str, str]:
             if sum(map(len, buf)) > MAX_FIELD_CHARS:
                 raise ProtocolError("XML field too long")
 
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.StartDoctypeDeclHandler = refuse
     parser.EntityDeclHandler = refuse
     parser.UnparsedEntityDeclHandler = refuse
