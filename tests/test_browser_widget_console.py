@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from browser_support import browser, live_server, screenshot_path  # noqa: F401 - pytest fixtures
+from browser_support import LiveServer, browser, live_server, screenshot_path  # noqa: F401 - pytest fixtures
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
@@ -121,6 +121,35 @@ def test_widget_answers_with_source_chips_feedback_and_survives_reload(user, liv
     expect(first.locator("details.source summary")).to_have_text("来源：有限责任公司注销登记需要哪些材料？")
     expect(first.get_by_role("button", name="有帮助")).to_be_disabled()
     page.screenshot(path=screenshot_path("widget"))
+
+
+def test_widget_on_another_site_with_a_strict_csp(user, live_server):  # noqa: F811
+    """A partner site on another origin embeds the script: API calls go cross-origin (CORS, preflight) and the
+    widget is styled although the page forbids inline styles."""
+    page = user
+    html = ('<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>合作单位</title></head><body>'
+            f'<h1>合作单位网站</h1><script src="{live_server.url}/widget.js" data-title="合作单位在线咨询" '
+            'data-color="#0a7d32"></script></body></html>').encode()
+    csp = f"default-src 'self'; script-src {live_server.url}; connect-src {live_server.url}; style-src 'self'"
+
+    def partner_site(environ, start_response):  # another origin (another port; Chromium blocks public→loopback)
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Security-Policy", csp)])
+        return [html]
+
+    partner = LiveServer.start(partner_site)
+    violations: list[str] = []
+    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.goto(partner.url + "/")
+    launcher = page.locator(f"{WIDGET} .launcher")
+    assert launcher.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(10, 125, 50)"
+    assert launcher.evaluate("b => getComputedStyle(b).position") == "fixed"
+    launcher.click()
+    expect(page.locator(f"{WIDGET} .panel h2")).to_have_text("合作单位在线咨询")
+    ask(page, "公积金交多少比例")
+    expect(bot_messages(page).last).to_contain_text("5%")
+    expect(bot_messages(page).last.locator("summary")).to_have_text("来源：住房公积金的缴存比例是多少？")
+    assert violations == []
+    partner.stop()
 
 
 def test_widget_keeps_typed_text_when_offline_or_rate_limited(user, live_server):  # noqa: F811
