@@ -22,12 +22,15 @@ def supervisor(app, name="zhao"):
 def wechat_ticket(app, wx, service):
     assert "工单号" in wx.text(USER, "转人工")
     with service.sessions() as db:
-        return db.scalars(select(Ticket)).one()
+        return db.scalars(select(Ticket).where(Ticket.status != "closed")).one()
 
 
-def test_handoff_on_wechat_reaches_an_agent_and_back(wechat, service, fake_api):  # noqa: F811
-    app, wx = wechat("safe")
+@pytest.mark.parametrize("mode", ["plaintext", "compatible", "safe"])
+def test_subscribe_ask_handoff_and_agent_reply_in_every_mode(wechat, service, fake_api, mode):  # noqa: F811
+    app, wx = wechat(mode)
     client, channel = app.test_client(), app.extensions["wechat"]
+    assert "个体户怎么注销" in wx.reply_of(wx.post(wx.fields(USER, "event", Event="subscribe", EventKey="")))["Content"]
+    assert "5%" in wx.text(USER, "住房公积金缴存比例最低是多少")
     ticket = wechat_ticket(app, wx, service)
     assert ticket.channel == "wechat"
     auth = supervisor(app)
