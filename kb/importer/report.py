@@ -12,7 +12,8 @@ from kb.importer.common import FileIssue, Row
 from kb.loader import Problem
 from kb.overlay import from_data
 
-NEAR_JACCARD = 0.8
+NEAR_JACCARD = 0.7  # a flag for the editor, not a refusal: better one too many than one missed
+INHERITED = ("department", "channel", "legal_basis")
 STATUS_ZH = {"accepted": "可导入", "rejected": "有错误", "duplicate": "重复（跳过）", "near_duplicate": "疑似重复",
              "conflict": "与现有答案冲突（作为修订草稿）"}
 FIELD_ZH = {"id": "编号", "question": "标准问", "similar": "相似问", "answer": "答案", "line": "业务线",
@@ -103,6 +104,7 @@ class Existing:
         self.by_answer: dict[str, str] = {}
         self.by_title = {norm(d.get("title", "")): d["id"] for d in policies}
         self.item_codes: dict[str, str] = {}
+        self.item_points: dict[str, dict] = {}  # item name → one of its points, to inherit item-level fields
         self.numbers: dict[str, int] = defaultdict(int)
         self._grams: dict[str, list[tuple[str, frozenset[str]]]] = defaultdict(list)
         for p in points:
@@ -130,6 +132,7 @@ class Existing:
                 self._grams[g].append((pid, grams))
         if p.get("item") and p.get("item_code"):
             self.item_codes.setdefault(p["item"], p["item_code"])
+            self.item_points.setdefault(p["item"], p)
         code, _, number = pid.rpartition("-")
         if number.isdigit():
             self.numbers[code] = max(self.numbers[code], int(number))
@@ -149,6 +152,15 @@ class Existing:
                     best = (cand[0], score)
         return best
 
+    def inherit(self, data: dict) -> tuple[dict, list[str]]:
+        """Like a YAML point inheriting from its item: fields left empty take the value of the existing item."""
+        base = self.item_points.get(data.get("item", ""))
+        if base is None:
+            return data, []
+        filled = {k: base[k] for k in INHERITED if not data.get(k) and base.get(k)}
+        note = [f"{'、'.join(FIELD_ZH[k] for k in filled)}沿用事项「{data['item']}」的现有值"] if filled else []
+        return {**data, **filled}, note
+
     def new_point_id(self, data: dict) -> dict:
         """Fill item_code (the existing item of that name, or IMP-<hash> for a new item) and the next free id."""
         data = dict(data)
@@ -165,6 +177,7 @@ class Existing:
 def _check_point(row: Row, existing: Existing, batch: dict[str, tuple[int, str]]) -> Outcome:
     data = dict(row.data)
     out = Outcome(row.file, row.row, "point", "accepted", data, list(row.errors))
+    inherited: list[str] = []
     if out.reasons:
         out.status = "rejected"
         return out
@@ -177,6 +190,7 @@ def _check_point(row: Row, existing: Existing, batch: dict[str, tuple[int, str]]
         out.status, out.match = ("duplicate" if same else "conflict"), twin["id"]
         out.reasons.append(f"与现有知识点 {twin['id']} 的标准问相同" + ("，答案也相同" if same else "，但答案不同"))
     else:
+        data, inherited = existing.inherit(data)
         out.data = existing.new_point_id(data)
     if q and q in batch and batch[q][1] != out.id:
         out.status, out.match = "rejected", batch[q][1]
@@ -200,7 +214,7 @@ def _check_point(row: Row, existing: Existing, batch: dict[str, tuple[int, str]]
     elif (near := existing.near(data.get("question", ""))) is not None:
         out.status, out.match = "near_duplicate", near[0]
         out.reasons.append(f"与现有知识点 {near[0]} 的问法高度相似（字符二元组相似度 {near[1]:.2f}）")
-    out.reasons += row.notes
+    out.reasons += inherited + row.notes
     return out
 
 
