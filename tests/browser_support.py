@@ -15,7 +15,8 @@ import pytest
 CHROMIUM = os.environ.get("HOTLINE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-ARTIFACTS = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "var" / "test-artifacts"))
+ARTIFACTS = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS")
+                 or Path(__file__).resolve().parent.parent / "var" / "test-artifacts")
 
 
 def chromium_missing_reason() -> str | None:

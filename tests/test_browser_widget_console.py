@@ -59,18 +59,22 @@ def test_widget_answers_with_source_chips_feedback_and_survives_reload(user, liv
     page = user
     page.goto(live_server.url + "/")
     host_button = page.locator("#host-button")
-    host_style = host_button.evaluate("b => getComputedStyle(b).backgroundColor + getComputedStyle(b).fontFamily")
+    look = "b => getComputedStyle(b).backgroundColor + getComputedStyle(b).fontFamily"
+    host_style = host_button.evaluate(look)
+    assert host_style.startswith("rgb(46, 125, 50)Georgia")  # demo.css: green buttons, serif everything
     page.locator(f"{WIDGET} .launcher").click()
     panel = page.locator(f"{WIDGET} .panel")
     expect(panel).to_be_visible()
     expect(panel.locator("h2")).to_have_text("广州12345企业服务")
     # the widget is styled by its data-color, not by the host page's global `button`/`textarea` rules ...
-    launcher_bg = page.locator(f"{WIDGET} .send").evaluate("b => getComputedStyle(b).backgroundColor")
-    assert launcher_bg == "rgb(200, 16, 46)"
+    send_bg = page.locator(f"{WIDGET} .send").evaluate("b => getComputedStyle(b).backgroundColor + b.style.font")
+    assert send_bg == "rgb(200, 16, 46)"
+    font = page.locator(f"{WIDGET} .send").evaluate("b => getComputedStyle(b).fontFamily")
+    assert "Georgia" not in font and "WenQuanYi Micro Hei" in font
     textarea_bg = page.locator(f"{WIDGET} textarea").evaluate("t => getComputedStyle(t).backgroundColor")
     assert textarea_bg == "rgb(255, 255, 255)"
     # ... and the host page keeps its own look
-    assert host_button.evaluate("b => getComputedStyle(b).backgroundColor + getComputedStyle(b).fontFamily") == host_style
+    assert host_button.evaluate(look) == host_style
 
     # welcome text and hot questions; a hot question is sent as it is
     expect(panel.locator(".welcome")).to_contain_text("企业服务智能助手")
@@ -187,7 +191,8 @@ def test_widget_keeps_typed_text_when_offline_or_rate_limited(user, live_server)
 
 
 def test_widget_at_360px_by_keyboard(browser, live_server):  # noqa: F811
-    context = browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True)
+    context = browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 640}, is_mobile=True,
+                                  has_touch=True)
     page = context.new_page()
     page.goto(live_server.url + "/")
     launcher = page.locator(f"{WIDGET} .launcher")

@@ -110,7 +110,8 @@ def test_cors_on_the_public_chat_routes(client):
 
 
 def test_cors_preflight_for_json_posts(client):
-    res = client.options("/api/chat", headers={"Origin": "https://partner.example", "Access-Control-Request-Method": "POST",
+    res = client.options("/api/chat", headers={"Origin": "https://partner.example",
+                                               "Access-Control-Request-Method": "POST",
                                                "Access-Control-Request-Headers": "content-type"})
     assert res.status_code == 200
     assert res.headers["Access-Control-Allow-Origin"] == "*"
