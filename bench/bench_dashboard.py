@@ -35,21 +35,25 @@ QUESTIONS = ["{d}区{i}需要什么材料", "请问{i}怎么办理", "{i}在哪�
              "{i}可以网上办吗", "{i}收费吗？", "公司在{d}区，{i}流程是什么"]
 GAPS = ["犬只登记怎么办理", "请问犬只登记在哪办", "犬只登记要什么材料啊", "共享单车乱停放投诉", "共享单车乱停怎么投诉",
         "电动车上牌在哪里", "电动自行车上牌流程", "演唱会门票退款", "演唱会退票找谁"]
+ASPECTS = ("办理指南", "所需材料", "办理时限", "收费标准", "网上办理", "办理地点", "常见问题", "政策依据", "注意事项", "办理条件")
 REASONS = ("user_request", "complaint", "repeated_failure", "low_confidence")
 TYPES = (("answer", 0.60), ("clarify", 0.10), ("fallback", 0.12), ("handoff", 0.05), ("chitchat", 0.13))
 
 
-def generate(engine, n_messages: int, days: int, seed: int = 12345) -> dict:
-    """Bulk-insert conversations ending now: ~4 turns each, a ticket for each handoff, thumbs on some answers."""
+def generate(engine, n_messages: int, days: int, seed: int = 12345, end: datetime | None = None,
+             prefix: str = "b") -> dict:
+    """Bulk-insert conversations over `days` up to `end` (default now): 2-6 turns each, a ticket for each handoff
+    (most claimed, replied and closed, some rated), thumbs on some answers. Seeded: the same call, the same data."""
     rng = random.Random(seed)
-    end = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    end = end or datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(days=days)
     span = (end - start).total_seconds()
+    names = [f"{prefix}_agent{i}" for i in range(1, 13)]
     with engine.begin() as conn:
-        conn.execute(insert(Agent), [{"username": f"agent{i}", "display_name": f"坐席{i:02d}", "password_hash": "x",
+        conn.execute(insert(Agent), [{"username": name, "display_name": f"坐席{i:02d}", "password_hash": "x",
                                       "role": "agent", "queues": [], "active": True, "created_at": start}
-                                     for i in range(1, 13)])
-    agent_ids = list(range(1, 13))
+                                     for i, name in enumerate(names, 1)])
+        agent_ids = list(conn.execute(select(Agent.id).where(Agent.username.in_(names)).order_by(Agent.id)).scalars())
     counts = {"sessions": 0, "messages": 0, "tickets": 0, "feedback": 0}
     sessions, messages, tickets, feedback = [], [], [], []
 
@@ -69,7 +73,7 @@ def generate(engine, n_messages: int, days: int, seed: int = 12345) -> dict:
     written = 0
     while written < n_messages:
         n_session += 1
-        sid = f"b{n_session:08d}"
+        sid = f"{prefix}{n_session:08d}"
         channel = rng.choices(("web", "wechat"), (0.6, 0.4))[0]
         district = rng.choice(DISTRICTS) if rng.random() < 0.7 else None
         t = start + timedelta(seconds=rng.random() * span)
@@ -90,12 +94,13 @@ def generate(engine, n_messages: int, days: int, seed: int = 12345) -> dict:
                              "item": None, "district": district, "kb_id": None, "agent_id": None})
             t += timedelta(seconds=1)
             answered = kind in ("answer", "clarify")
-            kb_id = f"KP-{line[:2]}-{LINES[line].index(item):02d}{rng.randint(0, 9)}" if answered else None
+            aspect = rng.randint(0, 9)
+            kb_id = f"KP-{line[:2]}-{LINES[line].index(item):02d}{aspect}" if answered else None
             reason = rng.choice(REASONS) if kind == "handoff" else None
             seq += 1
             messages.append({"session_id": sid, "seq": seq, "role": "bot", "text": "（回复）", "type": kind,
                              "reason": reason, "confidence": round(rng.random(), 3),
-                             "sources": [{"id": kb_id, "title": f"{item}办理指南", "score": 0.9, "legal_basis": None}]
+                             "sources": [{"id": kb_id, "title": f"{item}：{ASPECTS[aspect]}", "score": 0.9, "legal_basis": None}]
                              if kb_id else [], "created_at": t, "channel": channel,
                              "line": line if kind != "chitchat" else None, "item": item if answered else None,
                              "district": district, "kb_id": kb_id, "agent_id": None})
@@ -106,7 +111,7 @@ def generate(engine, n_messages: int, days: int, seed: int = 12345) -> dict:
                 status = rng.choices(("waiting", "assigned", "closed"), (0.1, 0.1, 0.8))[0]
                 assigned = t + timedelta(seconds=rng.randint(10, 1800)) if status != "waiting" else None
                 closed = assigned + timedelta(seconds=rng.randint(120, 3600)) if status == "closed" else None
-                tickets.append({"id": f"T{n_session:08d}{seq:02d}", "session_id": sid, "channel": channel,
+                tickets.append({"id": f"T{prefix}{n_session:08d}{seq:02d}", "session_id": sid, "channel": channel,
                                 "queue": QUEUE_OF.get(line, "综合"), "reason": reason, "status": status,
                                 "summary": text[:120], "elements": {}, "form": {}, "line": line,
                                 "district": district, "transcript_seq": seq, "created_at": t,

@@ -447,7 +447,7 @@ FIGURES: dict[str, Figure] = {
     "top_questions": Figure("热门问题", top_questions, {"kind": "bar", "label": 0, "value": 1}),
     "top_knowledge": Figure("热门知识点", top_knowledge, {"kind": "bar", "label": 1, "value": 2}),
     "unanswered": Figure("未解答问题（聚类）", unanswered, {"kind": "bar", "label": 0, "value": 1}),
-    "queues": Figure("坐席队列时效", queues, {"kind": "bar", "label": 0, "value": 4, "value2": 8}),
+    "queues": Figure("坐席队列时效", queues, {"kind": "bar", "label": 0, "value": 4}),
     "agents": Figure("坐席工作量", agents, {"kind": "bar", "label": 0, "value": 1}),
     "satisfaction_queue": Figure("满意度：按队列", satisfaction_queue, {"kind": "bar", "label": 0, "value": 2, "max": 5}),
     "satisfaction_line": Figure("满意度：按业务线", satisfaction_line, {"kind": "bar", "label": 0, "value": 5, "max": 100}),

@@ -35,10 +35,14 @@
 
   function short(s, n) { s = String(s); return s.length > n ? s.slice(0, n - 1) + "…" : s; }
 
+  function width(box) {  // draw at the card's pixel width, so text keeps its size on wide and narrow cards
+    return Math.max(360, Math.round(box.getBoundingClientRect().width || 560));
+  }
+
   function niceMax(v) {
     if (v <= 0) return 1;
     var p = Math.pow(10, Math.floor(Math.log10(v)));
-    var steps = [1, 2, 2.5, 5, 10];
+    var steps = [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10];
     for (var i = 0; i < steps.length; i++) if (steps[i] * p >= v) return steps[i] * p;
     return 10 * p;
   }
@@ -56,7 +60,7 @@
   }
 
   function line(box, data, chart) {
-    var W = 760, H = 240, L = 48, R = 12, T = 12, B = 40;
+    var W = width(box), H = 240, L = 48, R = 24, T = 12, B = 40;
     var rows = data.rows, series = chart.series;
     var max = 0;
     rows.forEach(function (r) { series.forEach(function (s) { max = Math.max(max, r[s] || 0); }); });
@@ -64,17 +68,18 @@
     var svg = el("svg", {viewBox: "0 0 " + W + " " + H, class: "svg-chart", role: "img"});
     var x = function (i) { return L + (rows.length < 2 ? (W - L - R) / 2 : i * (W - L - R) / (rows.length - 1)); };
     var y = function (v) { return T + (H - T - B) * (1 - (v || 0) / max); };
-    for (var g = 0; g <= 4; g++) {
-      var gv = max * g / 4;
+    for (var g = 0; g <= 5; g++) {
+      var gv = max * g / 5;
       svg.appendChild(el("line", {x1: L, x2: W - R, y1: y(gv), y2: y(gv), class: "grid-line"}));
       svg.appendChild(el("text", {x: L - 6, y: y(gv) + 4, class: "axis", "text-anchor": "end"},
-                         fmt(Math.round(gv)) + (chart.unit || "")));
+                         fmt(gv) + (chart.unit || "")));
     }
-    var every = Math.max(1, Math.ceil(rows.length / 8));
+    var every = Math.max(1, Math.ceil(rows.length / 8)), last = rows.length - 1;
     rows.forEach(function (r, i) {
-      if (i % every === 0 || i === rows.length - 1) {
+      if ((i % every === 0 && (last - i >= every || i === last)) || i === last) {
         var label = String(r[chart.x]);
-        svg.appendChild(el("text", {x: x(i), y: H - B + 16, class: "axis", "text-anchor": "middle"},
+        var anchor = i === 0 && rows.length > 1 ? "start" : (i === rows.length - 1 && rows.length > 1 ? "end" : "middle");
+        svg.appendChild(el("text", {x: x(i), y: H - B + 16, class: "axis", "text-anchor": anchor},
                            label.length > 10 ? label.slice(5) : label));
       }
     });
@@ -95,12 +100,13 @@
 
   function bar(box, data, chart) {
     var rows = data.rows.slice(0, 12);
-    var rowH = 24, L = 190, R = 70, W = 560, H = rows.length * rowH + 8;
+    var W = width(box), rowH = 24, L = Math.min(300, Math.round(W * 0.36)), R = 70, H = rows.length * rowH + 8;
+    var chars = Math.floor((L - 12) / 12);
     var max = chart.max || niceMax(Math.max.apply(null, rows.map(function (r) { return r[chart.value] || 0; })));
     var svg = el("svg", {viewBox: "0 0 " + W + " " + H, class: "svg-chart", role: "img"});
     rows.forEach(function (r, i) {
       var label = String(r[chart.label]), v = r[chart.value] || 0, yy = 4 + i * rowH;
-      var t = el("text", {x: L - 8, y: yy + 15, class: "bar-label", "text-anchor": "end"}, short(label, 16));
+      var t = el("text", {x: L - 8, y: yy + 15, class: "bar-label", "text-anchor": "end"}, short(label, chars));
       t.appendChild(el("title", {}, label));
       svg.appendChild(t);
       svg.appendChild(el("rect", {x: L, y: yy + 3, width: W - L - R, height: rowH - 8, class: "bar-bg"}));
@@ -111,6 +117,7 @@
       svg.appendChild(el("text", {x: W - R + 6, y: yy + 15, class: "bar-value"},
                          fmt(v) + (chart.max === 100 ? "%" : "")));
     });
+    box.appendChild(html("p", "caption", "图示：" + data.columns[chart.value]));
     box.appendChild(svg);
     if (data.rows.length > rows.length) box.appendChild(html("p", "more", "图中显示前 12 项，共 " + data.rows.length + " 项，完整数据见表格"));
   }
