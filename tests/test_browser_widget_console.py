@@ -353,12 +353,20 @@ def test_login_follows_next_and_wechat_ticket_shows_its_window(browser, live_ser
     expect(page.locator("#channel-info")).to_have_text("微信渠道：暂无客服消息窗口信息")
     page.unroute("**/channel")
     window = {"channel": "wechat", "window_open": True, "window_expires_at": "2099-01-01T00:00:00+00:00",
-              "quota_remaining": 3, "failed": []}
+              "quota_remaining": 3, "subscribed": True, "pending": 0,
+              "failed": [{"id": 1, "seq": 7, "text": "您好", "error": "timeout"}]}
     page.route("**/channel", lambda route: route.fulfill(status=200, content_type="application/json",
                                                          body=json.dumps(window)))
+    page.route("**/channel/retry", lambda route: route.fulfill(status=200, content_type="application/json",
+                                                               body='{"retried": 1, "sent": 1}'))
     page.locator(f".ticket[data-id='{handoff['ticket_id']}'] .open").click()
-    expect(page.locator("#channel-info")).to_contain_text("48小时客服窗口：开放")
-    expect(page.locator("#channel-info")).to_contain_text("剩余可发消息：3 条")
+    info = page.locator("#channel-info")
+    expect(info).to_contain_text("48小时客服窗口：开放")
+    expect(info).to_contain_text("剩余可发消息：3 条")
+    expect(info).to_contain_text("发送失败 1 条")
+    with page.expect_request("**/channel/retry") as retry:
+        info.get_by_role("button", name="重发失败消息").click()
+    assert retry.value.method == "POST" and retry.value.headers.get("x-csrf-token")
 
     # a dashboard built elsewhere sends people to this login with ?next=/dashboard
     page.click("#logout")

@@ -260,30 +260,46 @@
     if (added && atBottom) list.scrollTop = list.scrollHeight;
   }
 
+  /** WeChat tickets: the 48 h customer-service window, pushes left, failed pushes (with a retry). */
   async function loadChannel(t) {
     const info = $("channel-info");
-    info.hidden = true;
-    if (t.channel !== "wechat") return;
+    if (t.channel !== "wechat") { info.hidden = true; return; }
     let c;
     try {
       c = await api("/api/agent/tickets/" + encodeURIComponent(t.id) + "/channel");
     } catch (e) {
-      info.textContent = e.status === 404 ? "微信渠道：暂无客服消息窗口信息" : "微信渠道信息获取失败：" + e.message;
+      info.replaceChildren(e.status === 404 ? "微信渠道：暂无客服消息窗口信息" : "微信渠道信息获取失败：" + e.message);
       info.hidden = false;
       return;
     }
+    if (!state.ticket || state.ticket.id !== t.id) return;
     const parts = [];
     if (c.window_open) {
       const left = c.window_expires_at ? (parseIso(c.window_expires_at) - Date.now()) / 1000 : null;
-      parts.push("48小时客服窗口：开放" + (c.window_expires_at ? "，至 " + clock(c.window_expires_at) : "") +
-        (left != null && !isNaN(left) ? "（剩余 " + duration(left) + "）" : ""));
+      parts.push(el("span", {}, "48小时客服窗口：开放" + (c.window_expires_at ? "，至 " + clock(c.window_expires_at) : "") +
+        (left != null && !isNaN(left) ? "（剩余 " + duration(left) + "）" : "")));
     } else {
-      parts.push("48小时客服窗口：已关闭（用户再次发消息后重新开放）");
+      parts.push(el("span", { class: "warn" }, "48小时客服窗口：已关闭（用户再次发消息后重新开放，期间回复会保存但无法推送）"));
     }
-    if (c.quota_remaining != null) parts.push("剩余可发消息：" + c.quota_remaining + " 条");
-    if (c.failed && c.failed.length) parts.push("发送失败 " + c.failed.length + " 条");
-    info.textContent = parts.join(" · ");
+    if (c.quota_remaining != null) parts.push(el("span", {}, "剩余可发消息：" + c.quota_remaining + " 条"));
+    if (c.subscribed === false) parts.push(el("span", { class: "warn" }, "用户已取消关注"));
+    if (c.pending) parts.push(el("span", {}, "待发送 " + c.pending + " 条"));
+    if (c.failed && c.failed.length) {
+      parts.push(el("span", { class: "warn" }, "发送失败 " + c.failed.length + " 条"));
+      parts.push(el("button", { type: "button", onclick: () => retryChannel(t) }, "重发失败消息"));
+    }
+    info.replaceChildren(...parts);
     info.hidden = false;
+  }
+
+  async function retryChannel(t) {
+    try {
+      const res = await api("/api/agent/tickets/" + encodeURIComponent(t.id) + "/channel/retry", "POST", {});
+      showError($("ticket-error"), res.retried ? "" : "没有需要重发的消息");
+    } catch (e) {
+      showError($("ticket-error"), "重发失败：" + e.message);
+    }
+    loadChannel(t);
   }
 
   // ---- KB side panel ------------------------------------------------------------------------------
@@ -391,6 +407,7 @@
       showError($("ticket-error"), res.delivery && res.delivery.status === "failed"
         ? "回复已保存，但推送到" + (CHANNELS[res.delivery.channel] || res.delivery.channel) + "失败" : "");
       renderMessages([res.message]);
+      loadChannel(state.ticket);
     } catch (e) {
       showError($("ticket-error"), "发送失败：" + e.message);  // the text stays in the box
     }
