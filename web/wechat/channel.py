@@ -2,11 +2,10 @@
 of agent replies and notices through the outbox."""
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import delete, event, inspect, select
@@ -19,54 +18,11 @@ from web.wechat.api_client import WeChatApi
 from web.wechat.models import WeChatInbound, WeChatUser
 from web.wechat.outbox import Outbox
 from web.wechat.protocol import Inbound, MessageCrypto, split_text
+from web.wechat.replies import (BUSY, ONLY_TEXT, RATED, TOO_FAST, UNKNOWN_MENU, WELCOME, format_turn, masked,
+                                parse_menu)
 
 log = logging.getLogger(__name__)
 MODES = ("plaintext", "compatible", "safe")
-WELCOME = ("您好，欢迎关注广州12345企业服务！我是智能助手，可以解答企业开办、变更、注销，住房公积金、社保、税务、"
-           "不动产登记等问题。您可以这样问：\n1. 个体户怎么注销？\n2. 公司变更法定代表人要什么材料？\n"
-           "3. 单位怎么给新员工开公积金账户？\n需要人工服务请回复“转人工”。")
-ONLY_TEXT = "抱歉，目前只能识别文字消息。请用文字描述您的问题，例如“个体户怎么注销”。"
-UNKNOWN_MENU = "该菜单暂未开放，请直接用文字描述您的问题。"
-BUSY = "系统繁忙，请稍后再发一次您的问题。"
-TOO_FAST = "您发送得太频繁了，请稍等一分钟再发送。"
-RATED = "感谢您的评价！如还有问题，可以继续提问。"
-
-
-def _masked(key: str) -> str:
-    """A dedupe key for logs, the openid shortened."""
-    kind, openid, rest = (key.split(":", 2) + ["", ""])[:3]
-    return f"{kind}:{openid[:6]}…:{rest}"
-
-
-def parse_menu(raw: str) -> dict[str, dict]:
-    """HOTLINE_WECHAT_MENU: {"EventKey": "reply text" | {"reply": text} | {"ask": question}}."""
-    if not raw.strip():
-        return {}
-    try:
-        menu = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"HOTLINE_WECHAT_MENU is not valid JSON: {exc}") from None
-    if not isinstance(menu, dict):
-        raise ValueError("HOTLINE_WECHAT_MENU must be a JSON object of EventKey -> reply")
-    out: dict[str, dict] = {}
-    for key, value in menu.items():
-        entry = {"reply": value} if isinstance(value, str) else value
-        if not isinstance(entry, dict) or len(entry) != 1 or not isinstance(next(iter(entry.values())), str) \
-                or next(iter(entry)) not in ("reply", "ask"):
-            raise ValueError(f"HOTLINE_WECHAT_MENU[{key!r}] must be a text, {{\"reply\": text}} "
-                             "or {\"ask\": question}")
-        out[key] = entry
-    return out
-
-
-def format_turn(turn: dict) -> tuple[str, list[str]]:
-    """The bot's reply as WeChat text; clarify options and related questions numbered so a digit picks one."""
-    options = [s for s in turn.get("suggestions") or [] if isinstance(s, str)][:5]
-    if not options:
-        return turn["reply"], []
-    head = "请回复数字选择您要问的问题：" if turn.get("type") == "clarify" else "您可能还想问（回复数字即可）："
-    lines = "\n".join(f"{i}. {s}" for i, s in enumerate(options, 1))
-    return f"{turn['reply']}\n\n{head}\n{lines}", options
 
 
 class _Job:
@@ -113,7 +69,10 @@ class WeChatChannel:
         give_up = time.monotonic() + timeout
         while self._futures and time.monotonic() < give_up:
             for future in list(self._futures):
-                future.exception(timeout=max(0.0, give_up - time.monotonic()))
+                try:
+                    future.exception(timeout=max(0.0, give_up - time.monotonic()))
+                except (TimeoutError, CancelledError):
+                    pass
 
     # -- inbound -------------------------------------------------------------------------------------
     def handle(self, msg: Inbound) -> str | None:
@@ -127,7 +86,7 @@ class WeChatChannel:
                 db.commit()
             except IntegrityError:
                 db.rollback()
-                log.info("wechat %s: retry of a message already received", _masked(msg.dedupe_key))
+                log.info("wechat %s: retry of a message already received", masked(msg.dedupe_key))
                 return self._await_first(msg.dedupe_key)
         self._touch_user(msg)
         job = _Job()
@@ -139,7 +98,7 @@ class WeChatChannel:
         with job.lock:
             if not job.done.is_set():
                 job.deferred = True  # the turn finishes in the background and is pushed (see _run)
-                log.info("wechat %s: turn slower than %.1f s, answering by push", _masked(msg.dedupe_key),
+                log.info("wechat %s: turn slower than %.1f s, answering by push", masked(msg.dedupe_key),
                          self.passive_seconds)
                 return None
         reply, session_id = job.result
@@ -154,7 +113,7 @@ class WeChatChannel:
         if rest:
             self.submit(self.outbox.send, rest)
         kind = msg.msg_type if msg.msg_type != "event" else f"event {msg.event}"
-        log.info("wechat %s (%s): passive reply in %.2f s, %d more piece(s) pushed", _masked(msg.dedupe_key), kind,
+        log.info("wechat %s (%s): passive reply in %.2f s, %d more piece(s) pushed", masked(msg.dedupe_key), kind,
                  time.monotonic() - started, len(rest))
         return pieces[0] if pieces else None
 
@@ -188,7 +147,7 @@ class WeChatChannel:
         try:
             job.result = self._respond(msg)
         except Exception:  # noqa: BLE001 - the user gets a polite retry hint; the error is logged
-            log.exception("wechat %s: turn failed", msg.dedupe_key)
+            log.exception("wechat %s: turn failed", masked(msg.dedupe_key))
             job.result = (BUSY, None)
         with job.lock:
             job.done.set()
