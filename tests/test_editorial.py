@@ -180,7 +180,9 @@ def test_a_gap_becomes_an_answer_two_clicks_then_publish_and_rebuild(live):
     assert draft.status_code == 201
     entry = draft.json
     assert entry["status"] == "draft" and entry["data"]["question"] == GAP_QUESTION and entry["problems"]
+    assert "legal_basis" not in entry["data"] and entry["data"]["similar"] == []
     data = entry["data"] | {"answer": "食品经营许可证有效期届满需要延续的，应在届满前40个工作日提出延续申请。",
+                            "legal_basis": "《食品经营许可和备案管理办法》第三十一条",
                             "similar": ["食品经营许可证过期了怎么续", "外卖店食品许可证续期怎么办"]}
     saved = client.post(f"/api/kb/entries/{entry['id']}", json={"data": data, "version": entry["version"]})
     assert saved.status_code == 200 and saved.json["problems"] == []

@@ -274,8 +274,8 @@ def gaps():
 @bp.post("/api/kb/gaps/draft")
 def gap_draft():
     """A new draft point for an unanswered question: the phrasing as standard question, the cluster's other
-    phrasings as similar questions, line / item / department copied from the nearest point; the answer is the
-    editor's to write."""
+    phrasings as similar questions, line / item / department / channel copied from the nearest point; the answer
+    and its legal basis are the editor's to write."""
     from bot.suggest import search_kb
 
     agent = _editor()
@@ -291,8 +291,8 @@ def gap_draft():
     base = existing.points.get(nearest["id"]) if nearest else None
     data = {"question": text, "similar": similar, "answer": "", "effective_from": date.today().isoformat()}
     if base:
-        data.update({k: base[k] for k in ("line", "item", "item_code", "department", "channel", "legal_basis",
-                                          "entity_types", "district") if k in base})
+        # the item's fields only: legal basis, entity types and district are the editor's to set for this question
+        data.update({k: base[k] for k in ("line", "item", "item_code", "department", "channel") if k in base})
     else:
         data.update(line="其他", item="待定事项", item_code="NEW")
     data = existing.new_point_id(data)

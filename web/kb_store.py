@@ -144,7 +144,7 @@ class KnowledgeStore:
         """Unified diff of two revisions' data, field by field."""
         with self.sessions() as db:
             a, b = (self._revision(db, entry_id, v) for v in (old, new))
-            lines = list(difflib.unified_diff(render(a.data), render(b.data), f"v{old}", f"v{new}", lineterm="", n=1))
+            lines = list(difflib.unified_diff(render(a.data), render(b.data), lineterm="", n=1))[2:]  # no ---/+++
             changed = sorted(k for k in set(a.data) | set(b.data) if a.data.get(k) != b.data.get(k))
             return {"entry_id": entry_id, "old": old, "new": new, "changed": changed, "diff": lines,
                     "status": [a.status, b.status]}
