@@ -95,6 +95,11 @@ def test_lifecycle_history_diff_and_restore(store):
     assert len(store.history("T-ZX-009")) == 5  # restoring adds a revision, never rewrites one
     store.transition("T-ZX-009", "retire", "bob")
     assert [(e.id, e.status) for e in store.overlay()] == [("T-ZX-009", "retired")]
+    store.restore("T-ZX-009", 3, "alice")  # a draft again: still retired until it is published again
+    assert [(e.id, e.status) for e in store.overlay()] == [("T-ZX-009", "retired")]
+    store.transition("T-ZX-009", "review", "bob")
+    store.transition("T-ZX-009", "publish", "bob")
+    assert [(e.id, e.status) for e in store.overlay()] == [("T-ZX-009", "published")]
 
 
 def test_review_needs_a_complete_point_but_a_draft_may_be_incomplete(store):

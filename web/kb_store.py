@@ -6,7 +6,7 @@ import difflib
 import json
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, or_, select
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from kb.overlay import KINDS, Entry, from_data
@@ -26,7 +26,10 @@ class KbEntry(Base):
     kind: Mapped[str] = mapped_column(String(8))  # point | policy
     status: Mapped[str] = mapped_column(String(16), index=True)
     data: Mapped[dict] = mapped_column(JSON)  # the working copy
-    published: Mapped[dict | None] = mapped_column(JSON)  # what is served (kept while a new draft is edited)
+    published: Mapped[dict | None] = mapped_column(JSON)  # what was last published (kept while a new draft is edited)
+    # what the service does with this id, independent of the working copy's status: none (nothing; a seed point
+    # stays as it is), published (serve `published`), retired (serve nothing under this id, not even the seed)
+    live: Mapped[str] = mapped_column(String(16), index=True)
     origin: Mapped[str] = mapped_column(String(16))  # yaml (edits a seed point) | new | import
     version: Mapped[int] = mapped_column(Integer)
     created_by: Mapped[str] = mapped_column(String(64))
@@ -36,7 +39,8 @@ class KbEntry(Base):
 
     def as_json(self) -> dict:
         return {"id": self.id, "kind": self.kind, "status": self.status, "status_zh": STATUS_ZH[self.status],
-                "data": self.data, "published": self.published, "origin": self.origin, "version": self.version,
+                "data": self.data, "published": self.published, "live": self.live, "origin": self.origin,
+                "version": self.version,
                 "created_by": self.created_by, "created_at": self.created_at.isoformat(),
                 "updated_by": self.updated_by, "updated_at": self.updated_at.isoformat(),
                 "title": self.data.get("question") or self.data.get("title") or "",
@@ -109,10 +113,11 @@ class KnowledgeStore:
 
     # --- reading ---------------------------------------------------------------------------------------
     def overlay(self) -> list[Entry]:
-        """The entries that change the served corpus: published ones and retired ones."""
+        """The entries that change the served corpus: published ones and retired ones (an edit or a restore of
+        either changes nothing served until it is published)."""
         with self.sessions() as db:
-            rows = db.scalars(select(KbEntry).where(or_(KbEntry.published.is_not(None), KbEntry.status == "retired")))
-            return [Entry(r.id, r.kind, r.status, r.published) for r in rows]
+            rows = db.scalars(select(KbEntry).where(KbEntry.live != "none").order_by(KbEntry.id))
+            return [Entry(r.id, r.kind, r.live, r.published) for r in rows]
 
     def entries(self, q: str = "", status: str | None = None, limit: int = 200) -> list[dict]:
         with self.sessions() as db:
@@ -162,6 +167,7 @@ class KnowledgeStore:
             raise ChatInputError("entry_exists", f"条目 {record['id']} 已存在，请在其基础上编辑", 409)
         entry = KbEntry(id=record["id"], kind=kind, status=status, data=record, origin=origin, version=0,
                         published=record if status == "published" else None,
+                        live="published" if status == "published" else "none",
                         created_by=author, updated_by=author, created_at=utcnow(), updated_at=utcnow())
         db.add(entry)
         self._revise(db, entry, "import" if origin == "import" else "create", author, note)
@@ -204,6 +210,8 @@ class KnowledgeStore:
                 if check_publish:
                     check_publish(entry.kind, entry.data)
                 entry.published = entry.data
+            if action in ("publish", "retire"):
+                entry.live = target
             entry.status = target
             self._touch(entry, author)
             self._revise(db, entry, action, author, note)

@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("published", sa.JSON(), nullable=True),
+        sa.Column("live", sa.String(16), nullable=False),
         sa.Column("origin", sa.String(16), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("created_by", sa.String(64), nullable=False),
@@ -30,6 +31,7 @@ def upgrade() -> None:
         sa.Column("updated_at", TZ, nullable=False),
     )
     op.create_index("ix_kb_entries_status", "kb_entries", ["status"])
+    op.create_index("ix_kb_entries_live", "kb_entries", ["live"])
     op.create_index("ix_kb_entries_updated_at", "kb_entries", ["updated_at"])
     op.create_table(
         "kb_revisions",
@@ -51,5 +53,6 @@ def downgrade() -> None:
     op.drop_index("ix_kb_revisions_entry_id", table_name="kb_revisions")
     op.drop_table("kb_revisions")
     op.drop_index("ix_kb_entries_updated_at", table_name="kb_entries")
+    op.drop_index("ix_kb_entries_live", table_name="kb_entries")
     op.drop_index("ix_kb_entries_status", table_name="kb_entries")
     op.drop_table("kb_entries")
