@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +17,7 @@ expect = sync_api.expect
 expect.set_options(timeout=10_000)
 
 WIDGET = "gz12345-chat"
+DOCS_SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 PASSWORD = "console-pass-1"
 
 
@@ -37,6 +41,15 @@ def user(browser):  # noqa: F811 - the fixture imported above
     problems = page.problems
     context.close()
     assert problems == []
+
+
+def shoot(page, name: str) -> None:
+    """A screenshot artifact; HOTLINE_DOCS_SCREENSHOTS=1 also refreshes the copy the README shows."""
+    path = screenshot_path(name)
+    page.screenshot(path=path)
+    if os.environ.get("HOTLINE_DOCS_SCREENSHOTS") == "1":
+        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_SHOTS / path.name)
 
 
 def open_widget(page, server) -> None:
@@ -124,7 +137,7 @@ def test_widget_answers_with_source_chips_feedback_and_survives_reload(user, liv
     first = bot_messages(page).first
     expect(first.locator("details.source summary")).to_have_text("来源：有限责任公司注销登记需要哪些材料？")
     expect(first.get_by_role("button", name="有帮助")).to_be_disabled()
-    page.screenshot(path=screenshot_path("widget"))
+    shoot(page, "widget")
 
 
 def test_widget_on_another_site_with_a_strict_csp(user, live_server):  # noqa: F811
@@ -208,7 +221,7 @@ def test_widget_at_360px_by_keyboard(browser, live_server):  # noqa: F811
     page.keyboard.press("Enter")
     expect(bot_messages(page).last).to_contain_text("5%")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
-    page.screenshot(path=screenshot_path("widget-360px"))
+    shoot(page, "widget-360px")
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
     assert page.evaluate(f"document.querySelector('{WIDGET}').shadowRoot.activeElement.className") == "launcher"
@@ -291,7 +304,7 @@ def test_handoff_agent_console_reply_close_and_rating(browser, user, live_server
     ask(page, "简易注销要公示多久 <b>谢谢</b>")
     expect(console.locator("#messages .m.user .text").last).to_have_text("简易注销要公示多久 <b>谢谢</b>")
     expect(console.locator("#suggestions .sugg").first.locator(".s-title")).to_contain_text("简易注销的公示期")
-    console.screenshot(path=screenshot_path("console"))
+    shoot(console, "console")
     console.fill("#kb-q", "公积金比例")
     console.click("#kb-search button")
     expect(console.locator("#suggestions .sugg").first.locator(".s-title")).to_contain_text("住房公积金的缴存比例")
@@ -326,7 +339,7 @@ def test_handoff_agent_console_reply_close_and_rating(browser, user, live_server
     expect(page.locator(f"{WIDGET} .msg.agent")).to_contain_text("可到越秀区市场监督管理局办理")
     expect(page.locator(f"{WIDGET} .msg.agent .who")).to_have_text("人工客服 王丽")
     expect(page.locator(f"{WIDGET} .rating")).to_contain_text("感谢您的评价：5 分")
-    page.screenshot(path=screenshot_path("widget-after-agent"))
+    shoot(page, "widget-after-agent")
     console_ctx.close()
     assert console_problems == []
 
