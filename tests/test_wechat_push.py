@@ -178,3 +178,24 @@ def test_cdata_survives_its_own_terminator():
     content = "a]]>b]]]]>c<![CDATA[d&e<f>\x01"
     root = ET.fromstring(text_reply("u", "gh", content))
     assert root.findtext("Content") == "a]]>b]]]]>c<![CDATA[d&e<f>"
+
+
+def test_a_failed_early_refresh_keeps_the_valid_token_and_a_bad_secret_is_reported(service):
+    from web.wechat.api_client import ApiError
+    from web.wechat.models import WeChatToken
+
+    with FakeWeChatApi(APPID, SECRET) as fake:
+        good = api_for(service, fake.base_url)
+        token = good.access_token()
+        with service.sessions() as db:
+            db.execute(update(WeChatToken).values(expires_at=time.time() + 120))
+            db.commit()
+        wrong = api_for(service, fake.base_url)
+        wrong.secret = "not-the-secret"
+        assert wrong.access_token() == token  # refresh refused (40125), old token still valid
+        with service.sessions() as db:
+            db.execute(update(WeChatToken).values(expires_at=time.time() - 1))
+            db.commit()
+        with pytest.raises(ApiError) as exc:
+            wrong.access_token()
+        assert exc.value.errcode == 40125 and len(fake.tokens) == 1

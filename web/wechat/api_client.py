@@ -56,7 +56,13 @@ class WeChatApi:
             if usable and expires_at > now + self.refresh_margin:
                 return token
             if lease_until < now:
-                fresh = self._refresh(token, now)
+                try:
+                    fresh = self._refresh(token, now)
+                except ApiError as exc:
+                    if not usable:
+                        raise
+                    log.warning("early access_token refresh failed (%s); the current token is still valid", exc)
+                    return token
                 if fresh is not None:
                     return fresh
             if usable:  # another worker is refreshing early; the current token still works meanwhile

@@ -19,6 +19,9 @@ ERRORS = {
     QUOTA_EXHAUSTED: "客服消息条数已达上限（每条用户消息后最多5条）：需等用户再发一条消息",
     43004: "用户已取消关注，无法送达",
     48001: "公众号没有客服消息接口权限（需认证的服务号）",
+    40164: "服务器 IP 不在公众号的 IP 白名单中",
+    40125: "AppSecret 不正确（HOTLINE_WECHAT_SECRET）",
+    40013: "AppID 不正确（HOTLINE_WECHAT_APPID）",
     -2: "网络错误，未能连接微信接口",
 }
 STUCK_AFTER = timedelta(minutes=2)  # a "sending" row this old lost its worker; it may be retried
