@@ -280,3 +280,17 @@ def test_oversized_replayed_and_forged_requests_are_refused(wechat, service):
     assert wx.post(wx.fields(USER, "text", Content="你好", MsgId=4), timestamp=old).status_code == 403
     assert wx.post(wx.fields(USER, "text", Content="你好", MsgId=4), signature="0" * 40).status_code == 403
     assert stored_nothing(service)
+
+
+def test_compatible_mode_trusts_only_the_encrypted_copy(wechat, service):
+    _, wx = wechat("compatible")
+    ts, nonce = str(int(time.time())), "77"
+    real = wx.fields(USER, "text", Content="住房公积金缴存比例最低是多少", MsgId=555)
+    encrypted = wx.encrypt(wx.message_xml(real))
+    tampered = wx.message_xml({**real, "Content": "篡改过的明文", "Encrypt": encrypted})
+    query = {"timestamp": ts, "nonce": nonce, "signature": wx.sign(TOKEN, ts, nonce), "encrypt_type": "aes",
+             "msg_signature": wx.sign(TOKEN, ts, nonce, encrypted)}
+    reply = wx.reply_of(wx.client.post("/wechat", query_string=query, data=tampered))
+    assert "5%" in reply["Content"]
+    with service.sessions() as db:
+        assert db.scalars(select(Message.text).where(Message.role == "user")).all() == ["住房公积金缴存比例最低是多少"]
