@@ -124,6 +124,21 @@ def cmd_kb(args: argparse.Namespace) -> int:
     from kb.__main__ import main as kb_main
 
     config = _config(args)
+    if args.action == "stats":  # what would be served: the YAML sources plus the editors' published entries
+        from kb.loader import CorpusError, load_corpus
+        from kb.overlay import merge
+        from kb.stats import corpus_stats
+        from web.kb_store import open_store
+
+        store = open_store(config)
+        try:
+            corpus = merge(load_corpus(config.kb_dir), store.overlay())
+        except CorpusError:
+            return kb_main(["validate", str(config.kb_dir)])  # lists the problems
+        finally:
+            store.close()
+        print(json.dumps(corpus_stats(corpus), ensure_ascii=False, indent=1))
+        return 0
     return kb_main([args.action, str(config.kb_dir)])
 
 

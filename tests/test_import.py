@@ -266,6 +266,8 @@ def test_imported_statutes_are_indexed_and_retrievable(cli_env, capsys, tmp_path
     built = json.loads(capsys.readouterr().out)
     assert built["policy_documents"] == 2 and built["editorial_entries"] == 1
     assert main(["index", "--if-stale"]) == 0 and "up to date" in capsys.readouterr().out
+    assert main(["kb", "stats", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["policy_documents"] == 2  # what is served, published entries included
 
 
 def test_upload_page_reports_then_confirms(client, app):

@@ -5,6 +5,7 @@ import json
 import re
 import secrets
 import shutil
+import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -200,6 +201,16 @@ def _report_for(folder: Path) -> tuple[dict, object]:
     return meta, build_report(paths, _existing(), names=meta["names"])
 
 
+def _forget_old_uploads(hours: int = 24) -> None:
+    """Uploads checked but never confirmed are kept for a day."""
+    if not _import_dir().is_dir():
+        return
+    limit = time.time() - hours * 3600
+    for folder in _import_dir().iterdir():
+        if folder.is_dir() and _TOKEN.match(folder.name) and folder.stat().st_mtime < limit:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 @bp.post("/api/kb/import")
 def upload():
     """Files → report; nothing changes until POST /api/kb/import/<token>/confirm."""
@@ -214,6 +225,7 @@ def upload():
     status = request.form.get("status", "draft")
     if status not in ("draft", "published"):
         raise ChatInputError("invalid_status", "导入后的状态只能是 draft（草稿）或 published（直接发布）")
+    _forget_old_uploads()
     token = secrets.token_hex(16)
     folder = _import_dir() / token
     (folder / "files").mkdir(parents=True)
