@@ -42,6 +42,8 @@ class WeChatChannel:
             raise ValueError(f"HOTLINE_WECHAT_MODE={mode!r}; expected one of {', '.join(MODES)}")
         if mode != "plaintext" and not config.wechat_aes_key:
             raise ValueError(f"HOTLINE_WECHAT_MODE={mode} needs HOTLINE_WECHAT_AES_KEY (the EncodingAESKey)")
+        if config.wechat_aes_key and not config.wechat_appid:
+            raise ValueError("HOTLINE_WECHAT_AES_KEY needs HOTLINE_WECHAT_APPID: encrypted messages carry the AppID")
         self.config, self.chat, self.sessions, self.mode = config, chat, chat.sessions, mode
         self.enabled = bool(config.wechat_token)
         self.crypto = MessageCrypto(config.wechat_token, config.wechat_aes_key, config.wechat_appid) \

@@ -1,6 +1,8 @@
 """WeChat server-URL protocol: signatures, AES message crypto (wechatpy), safe XML in and out, text splitting."""
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import re
@@ -90,8 +92,6 @@ class MessageCrypto:
 
     def __init__(self, token: str, aes_key: str, appid: str):
         from wechatpy.crypto import PrpCrypto
-        import base64
-        import binascii
 
         try:
             key = base64.b64decode(aes_key + "=", validate=True)
