@@ -146,7 +146,7 @@ def test_widget_on_another_site_with_a_strict_csp(user, live_server):  # noqa: F
     page = user
     html = ('<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>合作单位</title></head><body>'
             f'<h1>合作单位网站</h1><script src="{live_server.url}/widget.js" data-title="合作单位在线咨询" '
-            'data-color="#0a7d32"></script></body></html>').encode()
+            'data-color="#0a7d32" data-hot="公积金交多少比例|简易注销要公示多久"></script></body></html>').encode()
     csp = f"default-src 'self'; script-src {live_server.url}; connect-src {live_server.url}; style-src 'self'"
 
     def partner_site(environ, start_response):  # another origin (another port; Chromium blocks public→loopback)
@@ -162,6 +162,7 @@ def test_widget_on_another_site_with_a_strict_csp(user, live_server):  # noqa: F
     assert launcher.evaluate("b => getComputedStyle(b).position") == "fixed"
     launcher.click()
     expect(page.locator(f"{WIDGET} .panel h2")).to_have_text("合作单位在线咨询")
+    expect(page.locator(f"{WIDGET} .welcome .chip")).to_have_text(["公积金交多少比例", "简易注销要公示多久"])
     ask(page, "公积金交多少比例")
     expect(bot_messages(page).last).to_contain_text("5%")
     expect(bot_messages(page).last.locator("summary")).to_have_text("来源：住房公积金的缴存比例是多少？")
@@ -342,6 +343,51 @@ def test_handoff_agent_console_reply_close_and_rating(browser, user, live_server
     shoot(page, "widget-after-agent")
     console_ctx.close()
     assert console_problems == []
+
+
+def login_console(browser, server, username: str):  # noqa: F811
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.goto(server.url + "/agent/login?next=/agent")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    expect(page).to_have_url(server.url + "/agent")
+    return context, page
+
+
+def test_two_agents_one_claim_wins(browser, live_server):  # noqa: F811
+    agents = live_server.agent_service
+    first = agents.add_agent("chen_gjj", PASSWORD, ["公积金"], display_name="陈一")
+    agents.add_agent("li_gjj", PASSWORD, ["公积金"], display_name="李二")
+    service = live_server.chat_service
+    sid = service.chat("新公司多久要开公积金账户")["session_id"]
+    ticket_id = service.chat("转人工", sid)["handoff"]["ticket_id"]
+
+    context, page = login_console(browser, live_server, "li_gjj")
+    page.locator(f".ticket[data-id='{ticket_id}'] .open").click()
+    expect(page.locator("#claim-btn")).to_be_visible()
+    frozen, held = True, []  # freeze this console's view (no refresh) while the other agent claims
+
+    def hold(route):
+        if frozen and route.request.method == "GET":
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/api/agent/tickets**", hold)
+    agents.claim(first, ticket_id)  # 陈一 is faster
+    page.click("#claim-btn")
+    expect(page.locator("#global-error")).to_have_text("该工单已被其他坐席认领或已结束")
+    frozen = False
+    for route in held:
+        route.continue_()
+    page.unroute("**/api/agent/tickets**")
+    page.locator(f".ticket[data-id='{ticket_id}'] .open").click()
+    expect(page.locator("#closed-info")).to_have_text("该工单由 陈一 处理中。")
+    expect(page.locator("#reply-form")).to_be_hidden()
+    expect(page.locator("#claim-btn")).to_be_hidden()
+    context.close()
 
 
 def test_login_follows_next_and_wechat_ticket_shows_its_window(browser, live_server):  # noqa: F811
