@@ -294,3 +294,19 @@ def test_compatible_mode_trusts_only_the_encrypted_copy(wechat, service):
     assert "5%" in reply["Content"]
     with service.sessions() as db:
         assert db.scalars(select(Message.text).where(Message.role == "user")).all() == ["住房公积金缴存比例最低是多少"]
+
+
+def test_parser_refuses_any_dtd_before_expanding_anything():
+    from web.wechat.protocol import ProtocolError, parse_xml
+
+    for body in (XXE, LAUGHS):
+        with pytest.raises(ProtocolError, match="DTD"):
+            parse_xml(body)
+    assert parse_xml("<xml><A><![CDATA[x]]]]><![CDATA[>y]]></A><B>1</B></xml>") == {"A": "x]]>y", "B": "1"}
+
+
+def test_a_user_sending_too_fast_is_slowed_down_without_running_the_bot(wechat, service):
+    _, wx = wechat(rate_limit_session_per_minute=2)
+    replies = [wx.text(USER, f"问题{i}") for i in range(3)]
+    assert "频繁" not in replies[1] and "频繁" in replies[2]
+    assert count(service, Message, Message.role == "user") == 2
