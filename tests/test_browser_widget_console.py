@@ -207,6 +207,8 @@ def test_widget_keeps_typed_text_when_offline_or_rate_limited(user, live_server)
 def test_widget_at_360px_by_keyboard(browser, live_server):  # noqa: F811
     context = browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 640}, is_mobile=True,
                                   has_touch=True)
+    key = f"gz12345-widget:{live_server.url}"  # a session the server no longer knows: the widget starts afresh
+    context.add_init_script(f"localStorage.setItem({key!r}, JSON.stringify({{sid: 'gone-session', meta: {{}}}}))")
     page = context.new_page()
     page.goto(live_server.url + "/")
     launcher = page.locator(f"{WIDGET} .launcher")
@@ -221,6 +223,7 @@ def test_widget_at_360px_by_keyboard(browser, live_server):  # noqa: F811
     page.keyboard.type("公积金交多少比例")
     page.keyboard.press("Enter")
     expect(bot_messages(page).last).to_contain_text("5%")
+    assert page.evaluate(f"JSON.parse(localStorage.getItem({key!r})).sid") not in ("gone-session", None)
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     shoot(page, "widget-360px")
     page.keyboard.press("Escape")

@@ -159,7 +159,8 @@ button:focus-visible, textarea:focus-visible, summary:focus-visible { outline: 3
     sid: typeof saved.sid === "string" ? saved.sid : null,
     meta: saved.meta || {}, fb: saved.fb || {}, rated: saved.rated || {},
     lastSeq: 0, status: "bot", agent: null, ticket: null, open: false, unread: 0,
-    sending: false, ready: false, pendingMeta: null, pollTimer: null, pollErrors: 0, syncChain: Promise.resolve(), input: null,
+    sending: false, ready: false, pendingMeta: null, pollTimer: null, pollErrors: 0, syncChain: Promise.resolve(),
+    input: null,
   };
 
   // ---- DOM ----------------------------------------------------------------------------------------
@@ -440,7 +441,11 @@ button:focus-visible, textarea:focus-visible, summary:focus-visible { outline: 3
     setTyping(true);
     try {
       const reply = await api("/api/chat", { message: text, session_id: state.sid, channel: "web" });
-      if (reply.session_id !== state.sid) { state.sid = reply.session_id; store.save(); }
+      if (reply.session_id !== state.sid) {  // new, or the server no longer knew the old one
+        if (state.sid) resetSession();
+        state.sid = reply.session_id;
+        store.save();
+      }
       state.pendingMeta = reply;
     } catch (e) {
       pending.remove();
