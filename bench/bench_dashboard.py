@@ -69,6 +69,7 @@ def generate(engine, n_messages: int, days: int, seed: int = 12345, end: datetim
         print(f"  {counts['messages']:,} messages", file=sys.stderr, flush=True)
 
     types, weights = zip(*TYPES)
+    sessions_expected = n_messages / 7.5  # measured: 2-6 turns, agent replies → ~7.5 messages a session
     n_session = 0
     written = 0
     while written < n_messages:
@@ -76,7 +77,8 @@ def generate(engine, n_messages: int, days: int, seed: int = 12345, end: datetim
         sid = f"{prefix}{n_session:08d}"
         channel = rng.choices(("web", "wechat"), (0.6, 0.4))[0]
         district = rng.choice(DISTRICTS) if rng.random() < 0.7 else None
-        t = start + timedelta(seconds=rng.random() * span)
+        # sessions start in time order (as a live service appends them), a few minutes of jitter apart
+        t = start + timedelta(seconds=min(span - 3600, n_session * span / sessions_expected + rng.random() * 300))
         sessions.append({"id": sid, "channel": channel, "user_ref": None, "status": "bot", "state": {}, "elements": {},
                          "created_at": t, "updated_at": t})
         seq = 0

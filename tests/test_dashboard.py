@@ -90,14 +90,26 @@ def by_key(rows, key=0):
 
 
 def test_volume_and_breakdowns(seeded):
-    assert figure(seeded, "volume") == [["2026-03-02", 7, 2], ["2026-03-03", 4, 1]]
+    assert figure(seeded, "volume") == [["2026-03-02", 7, 4, 3], ["2026-03-03", 4, 4, 0]]  # all, 网页, 微信
     assert figure(seeded, "volume", bucket="hour") == [
-        ["2026-03-02 09:00", 4, 1], ["2026-03-02 10:00", 3, 1], ["2026-03-03 14:00", 4, 1]]
+        ["2026-03-02 09:00", 4, 4, 0], ["2026-03-02 10:00", 3, 0, 3], ["2026-03-03 14:00", 4, 4, 0]]
     assert by_key(figure(seeded, "by_line")) == {"商事登记": [5, 45.5], "未识别": [4, 36.4], "公积金": [2, 18.2]}
     assert by_key(figure(seeded, "by_district")) == {"天河": [4, 36.4], "未识别": [4, 36.4], "海珠": [3, 27.3]}
     assert by_key(figure(seeded, "by_channel")) == {"网页": [8, 72.7], "微信公众号": [3, 27.3]}
     assert figure(seeded, "by_item") == [["商事登记", "注销登记", 3], ["公积金", "提取", 1]]
-    assert figure(seeded, "volume", channel="wechat") == [["2026-03-02", 3, 1]]
+    assert figure(seeded, "volume", channel="wechat") == [["2026-03-02", 3, 0, 3]]
+
+
+def test_local_hours_and_days_from_utc_hours():
+    from web.analytics import local_bucket, roll_up
+
+    assert local_bucket("2026-03-01 15", "day") == "2026-03-01"  # 23:00 in Guangzhou
+    assert local_bucket("2026-03-01 16", "day") == "2026-03-02"  # midnight
+    assert local_bucket(datetime(2026, 3, 1, 16), "hour") == "2026-03-02 00:00"  # PostgreSQL hands back datetimes
+    assert roll_up([("2026-03-01 16", 2, 1), ("2026-03-01 15", 1, 0), ("2026-03-02 03", 4, None)], "day") == [
+        ["2026-03-01", 1, 0], ["2026-03-02", 6, 1]]
+    assert to_utc(DAY1) == datetime(2026, 3, 1, 16, tzinfo=timezone.utc)
+    assert to_utc(DAY1, end=True) == datetime(2026, 3, 2, 16, tzinfo=timezone.utc)
 
 
 def test_outcome_rates_leave_out_turns_that_wait_for_an_agent(seeded):

@@ -57,7 +57,7 @@ def test_dashboard_draws_every_figure_and_matches_sql(browser, live_server, samp
     page.wait_for_selector("body[data-ready='1']", timeout=30_000)
     assert errors == []
     assert page.locator("#error").is_hidden()
-    assert page.locator("#fig-volume svg polyline").count() == 2  # questions and conversations
+    assert page.locator("#fig-volume svg polyline").count() == 3  # all questions, web, WeChat
     assert page.locator("#fig-outcomes svg polyline").count() == 4
     assert page.locator("#fig-by_line svg rect").count() > 5
 

@@ -16,7 +16,6 @@ from bot.entities import mask_personal_data
 from web.db import Agent, Feedback, Message, Ticket
 
 LOCAL_TZ = timezone(timedelta(hours=8))  # Guangzhou (China has no daylight saving); buckets are local hours/days
-LOCAL_TZ_NAME = "Asia/Shanghai"
 BUCKETS = ("hour", "day")
 UNKNOWN = "未识别"
 TYPE_LABELS = {"answer": "直接解答", "clarify": "澄清追问", "fallback": "未能解答", "handoff": "转人工", "chitchat": "闲聊"}
@@ -59,16 +58,35 @@ def to_utc(value: date | datetime, end: bool = False) -> datetime:
     return datetime.combine(day, time(0), LOCAL_TZ).astimezone(timezone.utc)
 
 
-def bucket_expr(column, bucket: str, dialect: str) -> ColumnElement:
-    """The local hour ('2026-12-04 09:00') or day ('2026-12-04') of a timestamp column, as text, on either database."""
+def utc_hour_expr(column, dialect: str) -> ColumnElement:
+    """The UTC hour a timestamp falls in: the cheapest grouping key on each database (the first 13 characters of
+    SQLite's stored UTC text, 'YYYY-MM-DD HH'; date_trunc of the UTC time on PostgreSQL). Guangzhou's hours and days
+    are whole UTC hours (UTC+8, no daylight saving), so additive per-hour counts roll up exactly (`roll_up`)."""
+    if dialect == "sqlite":
+        return func.substr(column, 1, 13)
+    if dialect == "postgresql":
+        return func.date_trunc("hour", func.timezone("UTC", column))
+    raise ValueError(f"unsupported database {dialect!r}")
+
+
+def local_bucket(utc_hour: str | datetime, bucket: str) -> str:
+    """A UTC hour key from `utc_hour_expr` as the local hour ('2026-12-04 09:00') or day ('2026-12-04')."""
     if bucket not in BUCKETS:
         raise ValueError(f"unknown bucket {bucket!r}; expected one of {BUCKETS}")
-    if dialect == "sqlite":  # stored as UTC wall-clock text
-        offset = f"+{int(LOCAL_TZ.utcoffset(None).total_seconds() // 3600)} hours"
-        return func.strftime("%Y-%m-%d %H:00" if bucket == "hour" else "%Y-%m-%d", column, offset)
-    if dialect == "postgresql":
-        return func.to_char(func.timezone(LOCAL_TZ_NAME, column), "YYYY-MM-DD HH24:00" if bucket == "hour" else "YYYY-MM-DD")
-    raise ValueError(f"unsupported database {dialect!r}")
+    if isinstance(utc_hour, str):
+        utc_hour = datetime.strptime(utc_hour, "%Y-%m-%d %H")
+    local = utc_hour.replace(tzinfo=timezone.utc).astimezone(LOCAL_TZ)
+    return local.strftime("%Y-%m-%d %H:00" if bucket == "hour" else "%Y-%m-%d")
+
+
+def roll_up(rows, bucket: str) -> list[list]:
+    """Rows of (UTC hour key, count, count, …) summed into local hours or days, in time order."""
+    sums: dict[str, list] = {}
+    for key, *counts in rows:
+        total = sums.setdefault(local_bucket(key, bucket), [0] * len(counts))
+        for i, n in enumerate(counts):
+            total[i] += n or 0
+    return [[key, *sums[key]] for key in sorted(sums)]
 
 
 def seconds_between(later, earlier, dialect: str) -> ColumnElement:
@@ -239,11 +257,12 @@ def _not_waiting():
 
 
 def volume(db: Session, f: Filters) -> Table:
-    """Questions (bot replies, one per user message) and conversations per local hour or day."""
-    b = bucket_expr(Message.created_at, f.bucket, _dialect(db)).label("b")
-    q = (select(b, func.count(), func.count(func.distinct(Message.session_id))).where(*_bot_turns(f))
-         .group_by(b).order_by(b))
-    return Table(["时间", "咨询量", "会话数"], [list(r) for r in db.execute(q)])
+    """Questions (bot replies, one per user message) per local hour or day, in all and per channel."""
+    hour = utc_hour_expr(Message.created_at, _dialect(db)).label("h")
+    shown = [c for c in CHANNEL_LABELS if c != "cli"]
+    q = (select(hour, func.count(), *[_count_if(Message.channel == c) for c in shown]).where(*_bot_turns(f))
+         .group_by(hour))
+    return Table(["时间", "咨询量", *[CHANNEL_LABELS[c] for c in shown]], roll_up(db.execute(q), f.bucket))
 
 
 def _volume_by(db: Session, f: Filters, column, label: str, limit: int | None = None) -> Table:
@@ -279,11 +298,11 @@ def by_channel(db: Session, f: Filters) -> Table:
 def outcomes(db: Session, f: Filters) -> Table:
     """How the bot replied per bucket: counts and rates of answer / clarify / fallback / handoff (chitchat counted
     in the total)."""
-    b = bucket_expr(Message.created_at, f.bucket, _dialect(db)).label("b")
+    hour = utc_hour_expr(Message.created_at, _dialect(db)).label("h")
     kinds = ("answer", "clarify", "fallback", "handoff")
-    q = (select(b, func.count(), *[_count_if(Message.type == k) for k in kinds]).where(*_bot_turns(f), _not_waiting())
-         .group_by(b).order_by(b))
-    rows = [[b_, n, *counts, *[_pct(c, n) for c in counts]] for b_, n, *counts in db.execute(q)]
+    q = (select(hour, func.count(), *[_count_if(Message.type == k) for k in kinds])
+         .where(*_bot_turns(f), _not_waiting()).group_by(hour))
+    rows = [[b, n, *counts, *[_pct(c, n) for c in counts]] for b, n, *counts in roll_up(db.execute(q), f.bucket)]
     return Table(["时间", "回复数", *[TYPE_LABELS[k] for k in kinds], *[f"{TYPE_LABELS[k]}率%" for k in kinds]], rows)
 
 
@@ -435,7 +454,7 @@ class Figure:
 
 FIGURES: dict[str, Figure] = {
     "summary": Figure("总览", summary, {"kind": "kpi"}),
-    "volume": Figure("咨询量趋势", volume, {"kind": "line", "x": 0, "series": [1, 2]}),
+    "volume": Figure("咨询量趋势", volume, {"kind": "line", "x": 0, "series": [1, 2, 3]}),
     "outcomes": Figure("答复类型占比趋势", outcomes, {"kind": "line", "x": 0, "series": [6, 7, 8, 9], "unit": "%"}),
     "by_line": Figure("按业务线", by_line, {"kind": "bar", "label": 0, "value": 1}),
     "by_item": Figure("热门事项", by_item, {"kind": "bar", "label": 1, "value": 2}),
