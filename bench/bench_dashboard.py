@@ -1,9 +1,10 @@
 """Dashboard at scale: generate ~1M messages (+ sessions, tickets, feedback) and time every dashboard figure.
 
     .venv/bin/python bench/bench_dashboard.py [--messages 1000000] [--db var/bench_dashboard.db] [--fresh]
-    DATABASE_URL=postgresql://… .venv/bin/python bench/bench_dashboard.py      # the same on PostgreSQL
+    HOTLINE_BENCH_DATABASE_URL=postgresql://…/dash_bench .venv/bin/python bench/bench_dashboard.py  # PostgreSQL
 
-The data is generated once (seeded, deterministic) and kept; later runs only time the queries. Prints JSON.
+The data is generated once (seeded) and kept; later runs only time the queries. Prints JSON. The PostgreSQL
+database must be a throw-away one (--fresh drops its tables); DATABASE_URL is deliberately not used.
 """
 from __future__ import annotations
 
@@ -153,11 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=1_000_000)
     ap.add_argument("--days", type=int, default=30)
-    ap.add_argument("--db", default=str(ROOT / "var" / "bench_dashboard.db"), help="SQLite file (without DATABASE_URL)")
+    ap.add_argument("--db", default=str(ROOT / "var" / "bench_dashboard.db"), help="SQLite file (without HOTLINE_BENCH_DATABASE_URL)")
     ap.add_argument("--fresh", action="store_true", help="drop the generated data and generate again")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
-    url = os.environ.get("DATABASE_URL") or f"sqlite:///{args.db}"
+    url = os.environ.get("HOTLINE_BENCH_DATABASE_URL") or f"sqlite:///{args.db}"
     if args.fresh and url.startswith("sqlite:///"):
         for suffix in ("", "-wal", "-shm"):
             Path(args.db + suffix).unlink(missing_ok=True)

@@ -26,6 +26,7 @@ def main() -> int:
         "index_build": _run([str(HERE / "bench_index.py")]),
         "bm25_synthetic": _run([str(HERE / "bench_bm25.py")]),
         "load": _run([str(HERE / "bench_load.py"), "--seconds", "20"]),
+        "dashboard": _run([str(HERE / "bench_dashboard.py")]),  # 1M messages in var/bench_dashboard.db, kept
     }
     results["eval_dev"].pop("failures", None)
     (HERE / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
