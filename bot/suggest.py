@@ -10,6 +10,7 @@ from indexer.snapshot import Unit
 from indexer.text import normalize
 
 MAX_QUERY_CHARS = 300
+MIN_SUGGESTION_CONFIDENCE = 0.02  # below this a suggestion is noise; the best one is still shown
 _NOT_QUESTIONS = {"handoff", *CHITCHAT_REPLIES}
 
 
@@ -36,7 +37,9 @@ def search_kb(engine: AnswerEngine, text: str, k: int = 5, district: str | None 
         return []
     query = Query(text, district or find_district(text), find_entity(text), find_lines(text))
     candidates = engine.retriever.search(query, k=k)
-    return [unit_json(c.unit, confidence(c, engine.t)) for c in candidates[:k]]
+    scored = [(c, confidence(c, engine.t)) for c in candidates[:k]]
+    useful = [(c, s) for c, s in scored if s >= MIN_SUGGESTION_CONFIDENCE]
+    return [unit_json(c.unit, s) for c, s in (useful or scored[:1])]
 
 
 def suggest_for_conversation(engine: AnswerEngine, user_messages: list[str], district: str | None = None,

@@ -17,7 +17,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from bot.entities import credit_code_valid, district_of_place, mask_personal_data
 from kb.model import DISTRICTS, LINES, QUEUES
 from web.db import Agent, AgentToken, ChatSession, Message, Ticket, aware, iso, utcnow
-from web.service import ChatInputError, append_message
+from web.service import ChatInputError, append_message, message_json
 
 log = logging.getLogger(__name__)
 ROLES = ("agent", "supervisor", "editor")
@@ -70,10 +70,6 @@ def _token_hash(token: str) -> str:
 
 
 _iso = iso
-
-
-def message_json(m: Message) -> dict:
-    return {"seq": m.seq, "role": m.role, "text": m.text, "type": m.type, "created_at": iso(m.created_at)}
 
 
 # Delivery of an agent's reply to a channel that cannot poll (WeChat pushes); web widgets poll messages.

@@ -170,8 +170,7 @@ class ChatService:
                 "agent": agent.display_name if agent is not None and ticket.status == "assigned" else None,
                 "ticket": None if ticket is None else {"id": ticket.id, "queue": ticket.queue, "status": ticket.status,
                                                        "rated": ticket.rating is not None},
-                "messages": [{"seq": m.seq, "role": m.role, "text": m.text, "type": m.type,
-                              "created_at": iso(m.created_at)} for m in rows],
+                "messages": [message_json(m) for m in rows],
             }
 
     def feedback(self, session_id: object, message_seq: object, value: object, comment: object = "") -> None:
@@ -189,6 +188,12 @@ class ChatService:
                 raise ChatInputError("unknown_message", "message_seq 必须是该会话中一条机器人回复的序号", 404)
             db.add(Feedback(session_id=session_id, message_seq=message_seq, value=value, comment=comment))
             db.commit()
+
+
+def message_json(m: Message) -> dict:
+    """A stored message as the widget, the console and the WeChat channel see it."""
+    return {"seq": m.seq, "role": m.role, "text": m.text, "type": m.type, "sources": m.sources or [],
+            "created_at": iso(m.created_at)}
 
 
 BEIJING = timezone(timedelta(hours=8))
