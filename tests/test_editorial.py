@@ -106,10 +106,10 @@ def test_review_needs_a_complete_point_but_a_draft_may_be_incomplete(store):
     from web.service import ChatInputError
 
     entry = store.create("point", _point(answer=""), "alice")
-    assert any("answer" in p for p in entry["problems"])
+    assert "答案：缺失或为空" in entry["problems"]
     with pytest.raises(ChatInputError) as exc:
         store.transition("T-ZX-009", "review", "bob")
-    assert exc.value.code == "invalid_entry" and "answer" in exc.value.message
+    assert exc.value.code == "invalid_entry" and "答案：缺失或为空" in exc.value.message
     with pytest.raises(ChatInputError):
         store.create("point", _point(district="天和区"), "alice", status="published")
 

@@ -47,7 +47,7 @@ def test_gap_to_published_point_in_the_browser(editor_page, live_server):  # noq
     entry_id = link.inner_text()
     link.click()
     expect(page.locator("#editor-title")).to_have_text(entry_id)
-    expect(page.locator("#editor-problems li").first).to_contain_text("answer")
+    expect(page.locator("#editor-problems li").first).to_contain_text("缺失或为空")
     page.fill("#f-answer", "通过网络直播销售商品本身不需要单独的直播许可证，但所售商品涉及食品等许可经营项目的，须依法取得相应许可。")
     page.fill("#f-similar", "直播卖货要什么许可证\n做直播带货需要办证吗")
     page.fill("#f-legal_basis", "《网络交易监督管理办法》第十二条")

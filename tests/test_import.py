@@ -142,9 +142,9 @@ def test_bad_rows_are_reported_by_row_and_nothing_is_importable():
     assert not report["ok"]
     rejected = {r["row"]: "；".join(r["reasons"]) for r in report["rows"] if r["status"] == "rejected"}
     assert set(rejected) == {3, 4, 5}
-    assert "区" in rejected[3] and "天和区" in rejected[3]
-    assert "生效日期" in rejected[4] and "2024-13-01" in rejected[4]
-    assert "答案" in rejected[5] and "missing" in rejected[5]
+    assert "区：未知取值 '天和区'，可选：全市、越秀" in rejected[3]
+    assert "生效日期：日期格式错误 '2024-13-01'，应为 YYYY-MM-DD" in rejected[4]
+    assert "答案：缺失或为空" in rejected[5]
     assert [r["row"] for r in report["rows"] if r["status"] == "accepted"] == [2]  # valid, but not imported alone
 
 

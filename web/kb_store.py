@@ -68,8 +68,10 @@ class KbRevision(Base):
 
 def problems_of(kind: str, data: dict) -> list[str]:
     """What the loader's rules find wrong with a record (empty: it could be served)."""
+    from kb.importer.report import zh_problem
+
     record, problems = from_data(kind, data)
-    errors = [f"{p.field}: {p.message}" for p in problems if p.severity == "error"]
+    errors = [zh_problem(p) for p in problems if p.severity == "error"]
     return errors or ([] if record is not None else ["记录不完整"])
 
 

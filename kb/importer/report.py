@@ -37,8 +37,35 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 0.0
 
 
-def _reason(p: Problem) -> str:
-    return f"{FIELD_ZH.get(p.field, p.field)}：{p.message}"
+# the loader's messages (English, for the YAML authors) as editors read them
+_ZH = [
+    (r"^is missing or empty$", "缺失或为空"), (r"^is missing; expected a date YYYY-MM-DD$", "缺失，应为日期 YYYY-MM-DD"),
+    (r"^is missing$", "缺失"), (r"^is empty$", "为空"), (r"^must be a list of texts$", "应为文本列表"),
+    (r"^bad date (.+); expected YYYY-MM-DD$", r"日期格式错误 \1，应为 YYYY-MM-DD（如 2024-07-01）"),
+    (r"^unknown value (.+); expected one of (.+)$", r"未知取值 \1，可选：\2"),
+    (r"^needs at least 2 similar questions, has (\d+)$", r"至少需要 2 个相似问，当前 \1 个"),
+    (r"^repeats the standard question$", "与标准问相同"),
+    (r"^(\S+) is not after effective_from (\S+)$", r"失效日期 \1 应晚于生效日期 \2"),
+    (r"^'(.+)' must be <item code>-<digits>, e.g. (.+)$", r"编号 \1 须为“事项编码-数字”，如 \2"),
+    (r"^(.+) must be upper-case letters, digits and '-'$", r"\1 只能由大写字母、数字和“-”组成"),
+    (r"^must be text, got (.+)$", r"应为文本，实际为 \1"),
+    (r"^duplicates (.+)$", r"与 \1 重复"),
+    (r"^unknown field; expected one of (.+)$", r"未知字段，可用：\1"),
+]
+
+
+def zh(message: str) -> str:
+    for pattern, replacement in _ZH:
+        if re.match(pattern, message):
+            return re.sub(pattern, replacement, message)
+    return message
+
+
+def zh_problem(p: Problem) -> str:
+    return f"{FIELD_ZH.get(p.field, p.field)}：{zh(p.message)}"
+
+
+_reason = zh_problem
 
 
 @dataclass
