@@ -101,10 +101,10 @@ def generate(engine, n_messages: int, days: int, seed: int = 12345, end: datetim
             kb_id = f"KP-{line[:2]}-{LINES[line].index(item):02d}{aspect}" if answered else None
             reason = rng.choice(REASONS) if kind == "handoff" else None
             seq += 1
+            source = {"id": kb_id, "title": f"{item}：{ASPECTS[aspect]}", "score": 0.9, "legal_basis": None}
             messages.append({"session_id": sid, "seq": seq, "role": "bot", "text": "（回复）", "type": kind,
                              "reason": reason, "confidence": round(rng.random(), 3),
-                             "sources": [{"id": kb_id, "title": f"{item}：{ASPECTS[aspect]}", "score": 0.9, "legal_basis": None}]
-                             if kb_id else [], "created_at": t, "channel": channel,
+                             "sources": [source] if kb_id else [], "created_at": t, "channel": channel,
                              "line": line if kind != "chitchat" else None, "item": item if answered else None,
                              "district": district, "kb_id": kb_id, "agent_id": None})
             if kind == "answer" and rng.random() < 0.08:
@@ -119,8 +119,9 @@ def generate(engine, n_messages: int, days: int, seed: int = 12345, end: datetim
                                 "summary": text[:120], "elements": {}, "form": {}, "line": line,
                                 "district": district, "transcript_seq": seq, "created_at": t,
                                 "agent_id": rng.choice(agent_ids) if assigned else None, "assigned_at": assigned,
-                                "first_reply_at": assigned + timedelta(seconds=rng.randint(5, 300)) if assigned else None,
-                                "closed_at": closed, "rating": rng.randint(1, 5) if closed and rng.random() < 0.6 else None,
+                                "first_reply_at": assigned + timedelta(seconds=rng.randint(5, 300)) if assigned
+                                else None, "closed_at": closed,
+                                "rating": rng.randint(1, 5) if closed and rng.random() < 0.6 else None,
                                 "resolution": "已处理" if closed else None, "department": None, "rating_comment": None})
                 if assigned:
                     seq += 1
@@ -154,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=1_000_000)
     ap.add_argument("--days", type=int, default=30)
-    ap.add_argument("--db", default=str(ROOT / "var" / "bench_dashboard.db"), help="SQLite file (without HOTLINE_BENCH_DATABASE_URL)")
+    ap.add_argument("--db", default=str(ROOT / "var" / "bench_dashboard.db"),
+                    help="SQLite file (when HOTLINE_BENCH_DATABASE_URL is not set)")
     ap.add_argument("--fresh", action="store_true", help="drop the generated data and generate again")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)

@@ -1,4 +1,4 @@
-"""Supervisor analytics: every dashboard figure is one SQL aggregate (SQLite and PostgreSQL) over a date range and channel."""
+"""Supervisor analytics: each dashboard figure is an SQL aggregate (SQLite and PostgreSQL) over dates and a channel."""
 from __future__ import annotations
 
 import hashlib
@@ -51,7 +51,7 @@ class Table:
 
 # ---- dialect helpers --------------------------------------------------------------------------------
 def to_utc(value: date | datetime, end: bool = False) -> datetime:
-    """A local date (the whole day; `end` means the day after it) or a datetime (naive = UTC) as an aware UTC datetime."""
+    """A local date (its start; with `end`, the start of the next day) or a datetime (naive = UTC) as aware UTC."""
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
     day = value + timedelta(days=1) if end else value
@@ -134,7 +134,8 @@ def _minutes(seconds) -> float | None:
 # ---- unanswered questions, clustered ---------------------------------------------------------------------
 _PUNCT_RE = re.compile(r"[\W_]+", re.UNICODE)
 _FILLERS = ("请问一下", "请问", "你好", "您好", "麻烦", "想问一下", "想问", "问一下", "咨询一下", "咨询", "我想", "我要",
-            "一下", "怎么样", "怎么", "如何", "什么", "在哪里", "在哪", "哪里", "哪儿", "可以", "需要", "吗", "呢", "吧", "啊", "呀", "哦", "嘛", "的", "了", "是")
+            "一下", "怎么样", "怎么", "如何", "什么", "在哪里", "在哪", "哪里", "哪儿", "可以", "需要",
+            "吗", "呢", "吧", "啊", "呀", "哦", "嘛", "的", "了", "是")
 _FILLER_RE = re.compile("|".join(sorted(map(re.escape, _FILLERS), key=len, reverse=True)))
 _DIGITS_RE = re.compile(r"\d+")
 
