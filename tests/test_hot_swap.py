@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from kb.loader import load_corpus
-from tests.conftest import TINY_KB, make_config
+from tests.conftest import make_config
 
 NEW_QUESTION = "分公司营业执照遗失了怎么补领？"
 QUESTIONS = ["个体户注销需要什么材料", "简易注销公示多少天", "新公司多久要开公积金账户", "公积金比例最低多少", "你好"]

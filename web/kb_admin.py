@@ -279,8 +279,15 @@ def gaps():
         raise ChatInputError("gaps_unavailable", "未解答问题统计模块不可用", 503) from None
     end = datetime.now(LOCAL_TZ).date()  # the hotline's local day, as the dashboard counts it
     start = end - timedelta(days=int(days) - 1)
-    return jsonify({"start": start.isoformat(), "end": end.isoformat(),
-                    "gaps": unanswered_clusters(_service().sessions, start, end, channel=channel, limit=100)})
+    gaps = unanswered_clusters(_service().sessions, start, end, channel=channel, limit=100)
+    phrasings: dict[str, list[str]] = {}  # a phrasing → the editorial points that already carry it
+    for kind, entry_id, _status, data in store().all_data():
+        if kind == "point":
+            for text in [data.get("question", ""), *data.get("similar", [])]:
+                phrasings.setdefault(norm(text), []).append(entry_id)
+    for gap in gaps:
+        gap["entries"] = sorted({e for t in [gap["text"], *gap["examples"]] for e in phrasings.get(norm(t), [])})
+    return jsonify({"start": start.isoformat(), "end": end.isoformat(), "gaps": gaps})
 
 
 @bp.post("/api/kb/gaps/draft")

@@ -32,6 +32,9 @@
         KB.el("button", {type: "button", class: "choice", onclick: () => addSimilar(p, gap.text, result)},
           `${p.id} ${p.title}`)));
     }}, "加为相似问");
+    if (gap.entries && gap.entries.length) {
+      result.append("已在处理：", ...gap.entries.map((id) => KB.el("a", {href: "/kb#edit=" + encodeURIComponent(id)}, id + " ")));
+    }
     return KB.el("tr", {},
       KB.el("td", {}, gap.text), KB.el("td", {class: "num"}, gap.count), KB.el("td", {}, others.join(" / ")),
       KB.el("td", {}, KB.when(gap.last_seen)), KB.el("td", {}, draft, " ", similar, result));
