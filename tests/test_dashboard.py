@@ -267,6 +267,9 @@ def test_dashboard_page_for_a_supervisor_cookie(client, seeded):
     assert all(f'data-figure="{name}"' in html for name in FIGURES)
     assert "http://" not in html.replace('"http://www.w3.org', "") and "https://" not in html  # nothing from the internet
     assert "script-src 'self'" in res.headers["Content-Security-Policy"]
+    bad = client.get("/dashboard?start=2026-02-30")  # a hand-edited address: the reason, and the default filters
+    assert bad.status_code == 400 and "YYYY-MM-DD" in bad.get_data(as_text=True)
+    assert "<script>" not in client.get("/dashboard?channel=<script>").get_data(as_text=True)
     assert client.get("/api/dashboard/summary?start=2026-03-02&end=2026-03-03").status_code == 200  # cookie, GET
     with client.get("/static/dashboard/dashboard.js") as res:
         js = res.get_data(as_text=True)

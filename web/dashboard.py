@@ -19,8 +19,8 @@ MAX_HOURLY_DAYS = 31
 DEFAULT_DAYS = 7
 
 
-def _date_arg(name: str, default: date) -> date:
-    raw = request.args.get(name, "").strip()
+def _date_arg(name: str, default: date, args) -> date:
+    raw = args.get(name, "").strip()
     if not raw:
         return default
     try:
@@ -29,22 +29,23 @@ def _date_arg(name: str, default: date) -> date:
         raise ChatInputError(f"invalid_{name}", f"{name} 日期格式应为 YYYY-MM-DD，收到 {raw[:20]!r}") from None
 
 
-def parse_filters() -> tuple[Filters, dict]:
+def parse_filters(defaults_only: bool = False) -> tuple[Filters, dict]:
     """Filters from ?start=&end=&channel=&bucket= (local dates, end inclusive; default the last 7 days, by day)."""
+    args = {} if defaults_only else request.args
     today = datetime.now(LOCAL_TZ).date()
-    end = _date_arg("end", today)
-    start = _date_arg("start", end - timedelta(days=DEFAULT_DAYS - 1))
+    end = _date_arg("end", today, args)
+    start = _date_arg("start", end - timedelta(days=DEFAULT_DAYS - 1), args)
     if start > end:
         raise ChatInputError("invalid_range", f"开始日期 {start} 晚于结束日期 {end}")
     days = (end - start).days + 1
     if days > MAX_DAYS:
         raise ChatInputError("invalid_range", f"日期范围最多 {MAX_DAYS} 天，当前为 {days} 天")
-    channel = request.args.get("channel", "").strip() or None
+    channel = args.get("channel", "").strip() or None
     if channel in ("all", "全部"):
         channel = None
     if channel is not None and channel not in CHANNELS:
         raise ChatInputError("invalid_channel", f"未知渠道 {channel[:20]!r}，可选：{'、'.join(CHANNELS)}（不填为全部）")
-    bucket = request.args.get("bucket", "").strip() or "day"
+    bucket = args.get("bucket", "").strip() or "day"
     if bucket not in BUCKETS:
         raise ChatInputError("invalid_bucket", f"bucket 可选：hour（按小时）、day（按天），收到 {bucket[:20]!r}")
     if bucket == "hour" and days > MAX_HOURLY_DAYS:
@@ -80,10 +81,14 @@ def page():
         if exc.status == 401:
             return redirect("/agent/login?next=" + quote(request.full_path.rstrip("?"), safe="/"))
         return _page(render_template("dashboard_denied.html", message=exc.message), exc.status)
-    _, echo = parse_filters()
+    try:
+        _, echo = parse_filters()
+        error = None
+    except ChatInputError as exc:  # a hand-edited address: show why, with the default filters
+        error, echo = exc.message, parse_filters(defaults_only=True)[1]
     figures = [{"name": name, "title": fig.title, "chart": fig.chart} for name, fig in FIGURES.items()]
-    return _page(render_template("dashboard.html", agent=agent, filters=echo, figures=figures,
-                                 channels=[(c, CHANNEL_LABELS.get(c, c)) for c in CHANNELS]))
+    return _page(render_template("dashboard.html", agent=agent, filters=echo, figures=figures, error=error,
+                                 channels=[(c, CHANNEL_LABELS.get(c, c)) for c in CHANNELS]), 400 if error else 200)
 
 
 def _page(body: str, status: int = 200) -> Response:

@@ -163,7 +163,6 @@
   }
 
   function loadAll() {
-    errorBox.hidden = true;
     var cards = Array.prototype.slice.call(document.querySelectorAll("[data-figure]"));
     var next = 0;
     function worker() {  // three requests at a time: the database does the work, the page stays responsive
@@ -176,6 +175,7 @@
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     history.replaceState(null, "", "/dashboard?" + query());
+    errorBox.hidden = true;
     loadAll();
   });
   loadAll();
