@@ -19,6 +19,7 @@ _DOC_NUMBER = re.compile(r"((?:国务院|主席|国家[\u4e00-\u9fa5]{2,12}总�
 _LINE_WORDS = (("公积金", "公积金"), ("社会保险", "社保"), ("社保", "社保"), ("发票", "税务"), ("税", "税务"),
                ("不动产", "不动产"), ("公司", "商事登记"), ("市场主体", "商事登记"), ("企业", "商事登记"),
                ("个体工商户", "商事登记"), ("登记", "商事登记"))
+MAX_PDF_PAGES = 500  # text extraction runs inside the upload request
 _CN_DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 
 
@@ -154,6 +155,8 @@ def read_pdf(path: Path, name: str) -> tuple[list[Row], list[FileIssue]]:
         reader = PdfReader(str(path))
         if reader.is_encrypted and not reader.decrypt(""):
             return [], [FileIssue(name, "PDF 已加密，请先解除密码保护再导入")]
+        if len(reader.pages) > MAX_PDF_PAGES:
+            return [], [FileIssue(name, f"PDF 页数过多：{len(reader.pages)} 页，一次最多 {MAX_PDF_PAGES} 页，请拆分后导入")]
         pages = [page.extract_text() or "" for page in reader.pages]
     except (PdfReadError, ValueError, OSError, KeyError) as exc:
         return [], [FileIssue(name, f"无法读取 PDF 文件（{type(exc).__name__}）")]

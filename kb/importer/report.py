@@ -209,13 +209,15 @@ def _check_point(row: Row, existing: Existing, batch: dict[str, tuple[int, str]]
         out.status = "rejected"
         return out
     q = norm(data.get("question", ""))
-    twin = existing.points.get(data.get("id", "")) or existing.points.get(existing.by_question.get(q, ""))
+    by_id = existing.points.get(data.get("id", ""))
+    twin = by_id or existing.points.get(existing.by_question.get(q, ""))
     if twin is not None:  # the same point again: same answer → duplicate; a different answer → conflict
         merged = {**twin, **{k: v for k, v in data.items() if k not in ("id", "item_code")}}
         out.data = {**merged, "id": twin["id"], "item_code": twin.get("item_code", "")}
         same = norm(twin.get("answer", "")) == norm(data.get("answer", ""))
         out.status, out.match = ("duplicate" if same else "conflict"), twin["id"]
-        out.reasons.append(f"与现有知识点 {twin['id']} 的标准问相同" + ("，答案也相同" if same else "，但答案不同"))
+        how = "编号" if by_id is not None else "标准问"
+        out.reasons.append(f"与现有知识点 {twin['id']} 的{how}相同" + ("，答案也相同" if same else "，但答案不同"))
     else:
         data, inherited = existing.inherit(data)
         out.data = existing.new_point_id(data)
