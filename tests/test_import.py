@@ -291,6 +291,15 @@ def test_upload_page_reports_then_confirms(client, app):
     assert again.status_code == 404
 
 
+def test_the_downloadable_template_imports_cleanly(client, app, tmp_path):
+    app.extensions["agent_service"].add_agent("editor4", "editor-pass-4", [], role="editor")
+    assert client.get("/kb/import/template.csv").status_code == 401
+    client.post("/api/agent/login", json={"username": "editor4", "password": "editor-pass-4"})
+    (tmp_path / "template.csv").write_bytes(client.get("/kb/import/template.csv").data)
+    report = report_for(tmp_path / "template.csv")
+    assert report["ok"] and report["counts"]["accepted"] == 1 and report["issues"] == []
+
+
 def test_upload_of_50_mb_is_refused_with_a_clear_message(client, app):
     app.extensions["agent_service"].add_agent("editor3", "editor-pass-3", [], role="editor")
     csrf = client.post("/api/agent/login", json={"username": "editor3", "password": "editor-pass-3"}).json["csrf_token"]

@@ -74,6 +74,23 @@ def import_page():
     return _page("kb/import.html", max_mb=MAX_FILE_BYTES // 1048576)
 
 
+@bp.get("/kb/import/template.csv")
+def import_template():
+    """The hotline template with one example row (UTF-8 with a BOM, so that Excel opens it correctly)."""
+    import csv
+    import io
+
+    _editor()
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["标准问", "相似问", "答案", "业务线", "事项", "区", "依据", "生效日期", "失效日期", "部门", "渠道", "主体类型"])
+    writer.writerow(["个体工商户怎么办理歇业？", "个体户能歇业吗\n个体户暂停营业怎么办", "个体工商户可通过广东政务服务网办理歇业备案……",
+                     "商事登记", "歇业备案", "全市", "《促进个体工商户发展条例》第十六条", "2022-10-01", "",
+                     "区市场监督管理局", "广东政务服务网", "个体工商户"])
+    return current_app.response_class("\ufeff" + buf.getvalue(), mimetype="text/csv; charset=utf-8", headers={
+        "Content-Disposition": 'attachment; filename="kb-import-template.csv"', "Cache-Control": "no-store"})
+
+
 @bp.get("/kb/gaps")
 def gaps_page():
     return _page("kb/gaps.html")
