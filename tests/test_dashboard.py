@@ -216,6 +216,19 @@ def test_csv_export_has_a_bom_and_masked_text(client, seeded):
                                                                             "李坐席,2,2,11.0,45.0,2,3.0"]
 
 
+def test_csv_cells_that_excel_would_run_as_formulas_stay_text(client, seeded):
+    from web.db import ChatSession, Message
+
+    with seeded() as db:
+        db.add(ChatSession(id="evil", channel="web", state={}, elements={}))
+        db.add(Message(session_id="evil", seq=1, role="user", text="=HYPERLINK(\"http://x\",\"点我\")", sources=[],
+                       created_at=at(DAY1, 11, 0), channel="web"))
+        db.commit()
+    res = client.get("/api/dashboard/top_questions?start=2026-03-02&end=2026-03-03&format=csv", headers=login(client))
+    text = res.get_data().decode("utf-8-sig")
+    assert "\"'=HYPERLINK(\"\"http://x\"\",\"\"点我\"\")\",1" in text.splitlines()
+
+
 def test_every_figure_and_its_csv_answer_over_http(client, seeded):
     auth = login(client)
     for name in FIGURES:

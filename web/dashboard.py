@@ -62,12 +62,21 @@ def _plain(value):
     return float(value) if isinstance(value, Decimal) else value
 
 
+def _cell(value):
+    """A CSV cell; text that Excel would run as a formula (=, +, -, @ first) is kept as text with a leading '."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return _plain(value)
+
+
 def csv_response(name: str, table: Table, echo: dict) -> Response:
     """The table as CSV, UTF-8 with a BOM so that Excel shows the Chinese correctly."""
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(table.columns)
-    writer.writerows([["" if v is None else _plain(v) for v in row] for row in table.rows])
+    writer.writerows([[_cell(v) for v in row] for row in table.rows])
     filename = f"dashboard-{name}-{echo['start']}-{echo['end']}{'-' + echo['channel'] if echo['channel'] else ''}.csv"
     return Response("\ufeff" + buf.getvalue(), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
@@ -120,5 +129,7 @@ def figure(name: str):
     table = compute(_sessions(), name, f)
     if fmt == "csv":
         return csv_response(name, table, echo)
-    return jsonify({"figure": name, "title": FIGURES[name].title, "chart": FIGURES[name].chart, "filters": echo,
-                    "columns": table.columns, "rows": [[_plain(v) for v in row] for row in table.rows]})
+    response = jsonify({"figure": name, "title": FIGURES[name].title, "chart": FIGURES[name].chart, "filters": echo,
+                        "columns": table.columns, "rows": [[_plain(v) for v in row] for row in table.rows]})
+    response.headers["Cache-Control"] = "no-store"  # supervisors' data: not kept by browsers or proxies
+    return response
