@@ -217,8 +217,6 @@ def test_csv_export_has_a_bom_and_masked_text(client, seeded):
 
 
 def test_csv_cells_that_excel_would_run_as_formulas_stay_text(client, seeded):
-    from web.db import ChatSession, Message
-
     with seeded() as db:
         db.add(ChatSession(id="evil", channel="web", state={}, elements={}))
         db.add(Message(session_id="evil", seq=1, role="user", text="=HYPERLINK(\"http://x\",\"点我\")", sources=[],
