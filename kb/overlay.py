@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, replace
 from datetime import date
 
@@ -118,6 +119,10 @@ def valid_until(corpus: Corpus, entries: list[Entry], today: date | None = None)
     comes into force. An index built today is stale from that day on."""
     today = today or date.today()
     days = [p.expires_on for p in corpus.points if p.expires_on and p.expires_on > today]
+    for problem in corpus.warnings:  # seed points the loader left out because they are not in force yet
+        found = re.match(r"not in force until (\d{4}-\d{2}-\d{2})", problem.message)
+        if problem.field == "effective_from" and found and found.group(1) > today.isoformat():
+            days.append(date.fromisoformat(found.group(1)))
     for entry in entries:
         if entry.kind == "point" and entry.status != "retired" and entry.data:
             start = entry.data.get("effective_from")

@@ -56,6 +56,23 @@ def test_overlay_hash_changes_with_what_is_served_and_valid_until_finds_the_next
     entries = [Entry("T-ZX-009", "point", "published", _point(expires_on="2027-02-01"))]
     served = merge(load_corpus(TINY_KB), entries, today=today)
     assert valid_until(served, entries, today) == date(2027, 2, 1)
+    early = merge(load_corpus(TINY_KB, today=date(2022, 2, 1)), [], today=date(2022, 2, 1))  # T-ZX not yet in force
+    assert valid_until(early, [], date(2022, 2, 1)) == date(2022, 3, 1)
+
+
+def test_the_watcher_starts_a_rebuild_once_the_served_build_has_expired(live, monkeypatch):
+    from web import reload
+
+    app, client, service = live
+    calls = []
+    monkeypatch.setattr(reload, "start_rebuild", lambda config: calls.append(config) or True)
+    manifest = service.engine.retriever.snapshot.manifest
+    monkeypatch.setitem(manifest, "valid_until", (date.today() - timedelta(days=1)).isoformat())
+    watcher = app.extensions["index_watcher"]
+    for _ in range(3):
+        watcher._next = 0.0
+        watcher.check()
+    assert len(calls) == 1  # once a day, not on every check
 
 
 # --- the store ----------------------------------------------------------------------------------------------
