@@ -206,6 +206,8 @@ def test_a_gap_becomes_an_answer_two_clicks_then_publish_and_rebuild(live):
     data = entry["data"] | {"answer": "食品经营许可证有效期届满需要延续的，应在届满前40个工作日提出延续申请。",
                             "legal_basis": "《食品经营许可和备案管理办法》第三十一条",
                             "similar": ["食品经营许可证过期了怎么续", "外卖店食品许可证续期怎么办"]}
+    twice = client.post("/api/kb/gaps/draft", json={"text": gap["text"], "examples": gap["examples"]})
+    assert twice.status_code == 409 and entry["id"] in twice.json["message"]
     listed = client.get("/api/kb/gaps?days=7").json["gaps"]
     assert next(g for g in listed if g["text"] == GAP_QUESTION)["entries"] == [entry["id"]]  # shown as in hand
     saved = client.post(f"/api/kb/entries/{entry['id']}", json={"data": data, "version": entry["version"]})

@@ -45,6 +45,7 @@ def test_gap_to_published_point_in_the_browser(editor_page, live_server):  # noq
     link = row.locator("a")
     expect(link).to_be_visible()
     entry_id = link.inner_text()
+    page.screenshot(path=str(screenshot_path("kb-gaps")), full_page=True)
     link.click()
     expect(page.locator("#editor-title")).to_have_text(entry_id)
     expect(page.locator("#editor-problems li").first).to_contain_text("缺失或为空")

@@ -323,6 +323,8 @@ def gap_draft():
     examples = [e.strip() for e in body.get("examples", []) if isinstance(e, str) and e.strip()][:20]
     similar = list(dict.fromkeys(e for e in examples if norm(e) != norm(text)))[:5]
     existing = _existing()
+    if (holder := existing.by_phrasing.get(norm(text))) is not None:
+        raise ChatInputError("already_covered", f"知识点 {holder} 已包含这个问法（可能尚未发布），请直接编辑它", 409)
     nearest = next((r for r in search_kb(_service().engine, text, 5) if r.get("kind") == "kp"), None)
     base = existing.points.get(nearest["id"]) if nearest else None
     data = {"question": text, "similar": similar, "answer": "", "effective_from": date.today().isoformat()}
