@@ -174,6 +174,21 @@ def test_pages_need_an_editor_and_mutations_need_csrf(live):
     assert refused.status_code == 403 and refused.json["error"] == "csrf_failed"
 
 
+def test_publish_refuses_a_question_already_served_or_just_published(live):
+    _, client, _ = live
+    taken = _point("T-ZX-009", question="有限责任公司注销登记需要哪些材料？")  # T-ZX-001's question
+    client.post("/api/kb/entries", json={"kind": "point", "data": taken})
+    client.post("/api/kb/entries/T-ZX-009/review")
+    refused = client.post("/api/kb/entries/T-ZX-009/publish")
+    assert refused.status_code == 409 and "T-ZX-001" in refused.json["message"]
+    for pid in ("T-ZX-010", "T-ZX-011"):  # the same new question twice before any rebuild
+        client.post("/api/kb/entries", json={"kind": "point", "data": _point(pid, answer=f"{pid} 的答案。")})
+        client.post(f"/api/kb/entries/{pid}/review")
+    assert client.post("/api/kb/entries/T-ZX-010/publish").status_code == 200
+    second = client.post("/api/kb/entries/T-ZX-011/publish")
+    assert second.status_code == 409 and "T-ZX-010" in second.json["message"]
+
+
 def test_similar_question_on_a_seed_point_copies_it_into_a_draft(live):
     _, client, _ = live
     response = client.post("/api/kb/entries/T-ZX-002/similar", json={"phrasing": "个体户关门了要去注销吗"})

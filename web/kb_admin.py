@@ -118,11 +118,14 @@ def _existing() -> Existing:
 
 
 def check_publish(kind: str, data: dict) -> None:
-    """Refuse a publish that would repeat another served point's standard question or answer."""
+    """Refuse a publish that would repeat the standard question or answer of another served point or of another
+    entry published since the last build."""
     if kind != "point":
         return
     q, a = norm(data.get("question", "")), norm(data.get("answer", ""))
-    for pid, other in served_points().items():
+    others = served_points()
+    others.update({e.id: e.data for e in store().overlay() if e.kind == "point" and e.status == "published"})
+    for pid, other in others.items():
         if pid == data["id"]:
             continue
         if norm(other["question"]) == q:
