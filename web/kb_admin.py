@@ -271,9 +271,13 @@ def confirm(token: str):
     """Check again against the knowledge as it is now, then import everything in one transaction."""
     agent = _editor()
     folder = _import_dir() / token
-    if not _TOKEN.match(token) or not (folder / "meta.json").exists():
-        raise ChatInputError("unknown_import", "找不到这次上传（可能已导入或已过期），请重新上传", 404)
-    meta, report = _report_for(folder)
+    gone = ChatInputError("unknown_import", "找不到这次上传（可能已导入或已过期），请重新上传", 404)
+    if not _TOKEN.match(token):
+        raise gone
+    try:
+        meta, report = _report_for(folder)
+    except FileNotFoundError:  # never uploaded, expired, or a second confirmation that lost the race
+        raise gone from None
     if meta["author"] != agent.username:
         raise ChatInputError("forbidden", "只能确认自己上传的文件", 403)
     if not report.ok:
