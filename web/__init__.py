@@ -1,4 +1,4 @@
-"""The Flask web service: chat API and health check (app factory)."""
+"""The Flask web service (app factory): chat API, agent API and console, widget, WeChat, dashboard, KB editing."""
 from __future__ import annotations
 
 import logging
@@ -29,21 +29,15 @@ def create_app(config: Config | None = None, chat_service=None) -> Flask:
     app.secret_key = config.secret_key or _persistent_secret(config)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       PERMANENT_SESSION_LIFETIME=timedelta(hours=config.agent_token_hours))
-    from web import agent_api, api, pages
+    from web import agent_api, api, dashboard, kb_admin, pages, reload, wechat
 
-    app.register_blueprint(api.bp)
-    app.register_blueprint(agent_api.bp)
-    app.register_blueprint(pages.bp)
-    from web import dashboard
-
-    app.register_blueprint(dashboard.bp)
-    from web import wechat
-
-    wechat.init_app(app, chat_service, app.extensions["agent_service"])
-    from web import kb_admin, reload
-
-    kb_admin.init_app(app, chat_service.sessions)
-    reload.init_app(app, chat_service, config)
+    app.register_blueprint(api.bp)  # the chat API every channel shares
+    app.register_blueprint(agent_api.bp)  # agents: queues, tickets, KB search
+    app.register_blueprint(pages.bp)  # widget, demo page, agent console
+    app.register_blueprint(dashboard.bp)  # supervisors' analytics
+    wechat.init_app(app, chat_service, app.extensions["agent_service"])  # /wechat and agent pushes
+    kb_admin.init_app(app, chat_service.sessions)  # editors: import, lifecycle, gaps
+    reload.init_app(app, chat_service, config)  # new index builds go live without a restart
     logging.getLogger(__name__).info("app ready: index %s", chat_service.engine.retriever.snapshot.version)
     return app
 
