@@ -439,3 +439,25 @@ def test_login_follows_next_and_wechat_ticket_shows_its_window(browser, live_ser
     page.click("#login-submit")
     expect(page).to_have_url(live_server.url + "/dashboard")
     context.close()
+
+
+def test_agent_transfers_a_ticket_to_another_queue(browser, live_server):  # noqa: F811
+    agents = live_server.agent_service
+    agents.add_agent("zhou_sb", PASSWORD, ["社保"], display_name="周三")
+    service = live_server.chat_service
+    sid = service.chat("新公司多久要开公积金账户")["session_id"]
+    ticket_id = service.chat("转人工", sid)["handoff"]["ticket_id"]
+    boss = agents.add_agent("boss_transfer", PASSWORD, [], role="supervisor", display_name="值班长")
+    agents.claim(boss, ticket_id)
+
+    context, page = login_console(browser, live_server, "boss_transfer")
+    page.select_option("#status-filter", "open")
+    page.locator(f".ticket[data-id='{ticket_id}'] .open").click()
+    page.select_option("#transfer-queue", "社保")
+    page.click("#transfer-btn")
+    expect(page.locator("#empty-state")).to_contain_text("社保")
+    context.close()
+    context, page = login_console(browser, live_server, "zhou_sb")  # the 社保 agent now sees it waiting
+    expect(page.locator(f".ticket[data-id='{ticket_id}']")).to_be_visible()
+    context.close()
+    assert service.messages(sid)["messages"][-1]["text"].startswith("您的问题已转交“社保”坐席")

@@ -231,6 +231,7 @@
     const working = mine(t);
     $("reply-form").hidden = !working;
     $("close-form").hidden = !working;
+    $("transfer-form").hidden = !working;
     $("form-save").disabled = t.status === "closed";
     const info = $("closed-info");
     if (t.status === "closed") {
@@ -430,6 +431,26 @@
     }
   }
 
+  async function transferTicket(event) {
+    event.preventDefault();
+    const queue = $("transfer-queue").value;
+    if (!queue || !state.ticket || queue === state.ticket.queue) {
+      showError($("ticket-error"), "请选择另一个队列");
+      return;
+    }
+    try {
+      await api("/api/agent/tickets/" + encodeURIComponent(state.ticket.id), "PATCH", { queue });
+      clearTimeout(state.ticketTimer);
+      state.ticket = null;
+      $("ticket-view").hidden = true;
+      $("empty-state").hidden = false;
+      $("empty-state").textContent = "工单已转派到“" + queue + "”队列，等待该队列坐席认领。";
+      loadList();
+    } catch (e) {
+      showError($("ticket-error"), "转派失败：" + e.message);
+    }
+  }
+
   // ---- start --------------------------------------------------------------------------------------
   async function start() {
     const select = $("f-district");
@@ -446,6 +467,8 @@
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) $("reply-form").requestSubmit();
     });
     $("close-form").addEventListener("submit", closeTicket);
+    $("transfer-form").addEventListener("submit", transferTicket);
+    for (const q of ["商事登记", "公积金", "社保", "综合"]) $("transfer-queue").append(el("option", { value: q }, q));
     $("ticket-form").addEventListener("submit", saveForm);
     $("f-credit_code").addEventListener("input", () => showCreditValidity());
     $("kb-search").addEventListener("submit", (e) => {
