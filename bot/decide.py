@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bot.retrieve import Candidate
+from bot.retrieve import EXACT_PHRASING, Candidate
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ def decide(candidates: list[Candidate], t: Thresholds) -> Decision:
     conf = confidence(top, t)
     if conf < t.fallback:
         return Decision("fallback", "below_fallback_threshold", conf, ())
+    if EXACT_PHRASING in top.notes:  # the user asked one of the point's own curated phrasings, word for word
+        return Decision("answer", "exact_phrasing", max(conf, t.answer), (top,))
     close = [c for c in candidates[1:] if top.score - c.score <= t.clarify_margin and c.unit.title != top.unit.title]
     if close:
         return Decision("clarify", "ambiguous_top_candidates", conf, (top, *close[: t.max_options - 1]))

@@ -1,6 +1,7 @@
 """Hybrid retrieval: BM25 and dense candidates, fused per knowledge point, aware of district and entity type."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -8,7 +9,7 @@ import numpy as np
 from bot import fusion
 from indexer.dense import QUERY_PROMPT, Embedder
 from indexer.snapshot import Snapshot, Unit
-from indexer.text import Tokenizer
+from indexer.text import Tokenizer, normalize
 from kb.model import ALL_ENTITIES, CITY_WIDE
 
 
@@ -64,6 +65,29 @@ def scope_adjustment(unit: Unit, query: Query, w: Weights) -> tuple[float, tuple
     return adj, tuple(notes)
 
 
+EXACT_PHRASING = "exact_phrasing"
+_NOT_WORDS = re.compile(r"[\W_]+")
+
+
+def phrasing_key(text: str) -> str:
+    """A question with case, spaces and punctuation removed (text is already normalised)."""
+    return _NOT_WORDS.sub("", text).lower()
+
+
+def phrasing_index(units: list[Unit]) -> dict[str, int]:
+    """Each curated phrasing (standard or similar question) → the one point it belongs to; a phrasing shared
+    by two points names neither."""
+    index: dict[str, int] = {}
+    shared: set[str] = set()
+    for i, unit in enumerate(units):
+        for question in unit.kp.questions if unit.kp else ():
+            key = phrasing_key(normalize(question))
+            if key in index and index[key] != i:
+                shared.add(key)
+            index[key] = i
+    return {k: v for k, v in index.items() if k not in shared and len(k) >= 4}
+
+
 def blend(sims: list[float], second_weight: float) -> float:
     """(1-a)·best + a·second best; a unit with one vector keeps its score."""
     top = sorted(sims, reverse=True)[:2]
@@ -82,6 +106,7 @@ class HybridRetriever:
         self._unit_rows: list[list[int]] = [[] for _ in snapshot.units]
         for row, unit_index in enumerate(snapshot.rows.tolist()):
             self._unit_rows[unit_index].append(row)
+        self._phrasings = phrasing_index(snapshot.units)
 
     def snapshot_unit(self, unit_id: str) -> Unit | None:
         return self._by_id.get(unit_id)
@@ -124,9 +149,12 @@ class HybridRetriever:
         fused = fusion.weighted({str(u): dense[u] for u in pool}, {str(u): float(bm25[u]) for u in pool},
                                 w.w_dense, w.w_bm25)
         candidates = []
+        exact = self._phrasings.get(phrasing_key(query.text))
         for key, score in fused.items():
             unit = self.snapshot.units[int(key)]
             adj, notes = scope_adjustment(unit, query, w)
+            if int(key) == exact:
+                notes = (*notes, EXACT_PHRASING)
             candidates.append(Candidate(unit, score + adj, dense[int(key)], float(bm25[int(key)]), notes, coverage))
         candidates.sort(key=lambda c: (-c.score, c.unit.id))
         return candidates[:k]

@@ -77,3 +77,22 @@ def test_context_expires_after_idle_time(engine):
 def test_bad_or_odd_input_gets_a_clear_turn(engine, text):
     turn = ask(engine, text)
     assert turn.type in {"answer", "clarify", "fallback", "chitchat"} and turn.reply
+
+
+def test_a_curated_phrasing_asked_word_for_word_is_answered(engine):
+    turn = ask(engine, "个体户不干了，怎么注销？")  # a similar question of T-ZX-002, punctuation aside
+    assert turn.type == "answer" and turn.reason == "exact_phrasing" and turn.sources[0]["id"] == "T-ZX-002"
+
+
+def test_a_phrasing_shared_by_two_points_names_neither():
+    from bot.retrieve import phrasing_index, phrasing_key
+    from indexer.snapshot import Unit
+
+    class Point:
+        def __init__(self, *questions):
+            self.questions = questions
+
+    units = [Unit("A", "kp", "甲", "", kp=Point("公司怎么注销", "注销流程")),
+             Unit("B", "kp", "乙", "", kp=Point("个体户怎么注销", "注销流程"))]
+    index = phrasing_index(units)
+    assert index[phrasing_key("公司怎么注销")] == 0 and phrasing_key("注销流程") not in index
