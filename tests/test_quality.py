@@ -22,10 +22,11 @@ def report():
 
 
 def test_hybrid_recall_does_not_regress(report):
-    """Floors just under the measured 0.890 / 0.985 (bench/results.json); the issue's target is 0.90 / 0.98."""
+    """Floors just under the measured 0.902 / 0.988 (bench/results.json), so run-to-run float noise in a handful
+    of near-ties does not fail CI; the issue's target is 0.90 / 0.98."""
     hybrid = report["retrieval"]["hybrid"]
-    assert hybrid["n"] >= 1000
-    assert hybrid["recall@1"] >= 0.87 and hybrid["recall@5"] >= 0.975, hybrid
+    assert hybrid["n"] >= 1500
+    assert hybrid["recall@1"] >= 0.895 and hybrid["recall@5"] >= 0.98, hybrid
 
 
 def test_hybrid_beats_both_baselines(report):
