@@ -21,20 +21,7 @@
   };
 
   // ---- helpers ------------------------------------------------------------------------------------
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === false || v == null) continue;
-      if (k === "class") node.className = v;
-      else if (k === "text") node.textContent = v;
-      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-      else node.setAttribute(k, v === true ? "" : String(v));
-    }
-    for (const child of children.flat()) {
-      if (child != null) node.append(typeof child === "string" ? document.createTextNode(child) : child);
-    }
-    return node;
-  }
+  const { el, toLogin } = DOM;
 
   class ApiError extends Error {
     constructor(code, message, status) { super(message); this.code = code; this.status = status; }
@@ -62,10 +49,6 @@
         (payload && payload.message) || "请求失败（" + res.status + "）", res.status);
     }
     return payload;
-  }
-
-  function toLogin() {
-    location.assign("/agent/login?next=" + encodeURIComponent(location.pathname + location.search));
   }
 
   function showError(node, message) {

@@ -1,12 +1,9 @@
 "use strict";
-// Shared by the knowledge pages: JSON calls with the session's CSRF token, and DOM building that only ever
-// inserts text (never HTML) from data.
+// Shared by the knowledge pages: JSON calls with the session's CSRF token; DOM building comes from dom.js.
 const KB = (() => {
   let csrf = null;
 
-  function toLogin() {
-    location.href = "/agent/login?next=" + encodeURIComponent(location.pathname + location.search);
-  }
+  const {el, toLogin} = DOM;
 
   async function token() {
     if (csrf) return csrf;
@@ -29,22 +26,6 @@ const KB = (() => {
     let data;
     try { data = await r.json(); } catch (e) { data = {message: "服务器返回了无法解析的响应（HTTP " + r.status + "）"}; }
     return {ok: r.ok, status: r.status, data};
-  }
-
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (key === "class") node.className = value;
-      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-      else if (key === "value") node.value = value;
-      else node.setAttribute(key, value === true ? "" : String(value));
-    }
-    for (const child of children.flat()) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
   }
 
   function say(target, text, kind) {
