@@ -30,7 +30,6 @@ def ensure_model(config: Config) -> None:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from bot.runtime import make_tokenizer
     from indexer.build import build_lock
 
     config = _config(args)

@@ -1,7 +1,7 @@
 """Browser-test support: the app served live on 127.0.0.1 and a headless Debian Chromium driven by Playwright.
 
-Use from a test module:  `from browser_support import browser, live_server  # noqa: F401` (pytest fixtures),
-then `page = browser.new_page(); page.goto(live_server.url + "/")`. Screenshots go to `screenshot_path(name)`.
+The fixtures `browser` and `live_server` are registered for every test by tests/conftest.py; a test asks for
+them and does `page = browser.new_page(); page.goto(live_server.url + "/")`. Screenshots go to `screenshot_path(name)`.
 """
 from __future__ import annotations
 
@@ -69,33 +69,20 @@ class LiveServer:
         return self.app.extensions["agent_service"]
 
 
-# Test modules import these fixtures, so pytest sees one definition per module; the stash keeps a single live
-# server and a single browser for the whole run, cleaned up when pytest ends.
-_SERVER = pytest.StashKey[LiveServer]()
-_BROWSER = pytest.StashKey[object]()
-
-
 @pytest.fixture(scope="session")
-def live_server(request, tiny_index, runtime, tmp_path_factory) -> LiveServer:
+def live_server(tiny_index, runtime, tmp_path_factory) -> LiveServer:
     """The app as tests/conftest.py builds it (tiny KB, fake embedder) on an SQLite file, served on a free port.
     One per test run, shared by every browser test module (each test makes its own sessions and accounts)."""
-    stash = request.config.stash
-    if _SERVER not in stash:
-        from web import create_app
-        from web.service import open_chat_service
+    from web import create_app
+    from web.service import open_chat_service
 
-        db_file = tmp_path_factory.mktemp("live") / "live.db"
-        config = replace(tiny_index, database_url=f"sqlite:///{db_file}")
-        service = open_chat_service(config, runtime=runtime)
-        server = LiveServer.start(create_app(config, chat_service=service))
-        stash[_SERVER] = server
-
-        def stop() -> None:
-            server.stop()
-            service.close()
-
-        request.config.add_cleanup(stop)
-    return stash[_SERVER]
+    db_file = tmp_path_factory.mktemp("live") / "live.db"
+    config = replace(tiny_index, database_url=f"sqlite:///{db_file}")
+    service = open_chat_service(config, runtime=runtime)
+    server = LiveServer.start(create_app(config, chat_service=service))
+    yield server
+    server.stop()
+    service.close()
 
 
 def launch_chromium(playwright):
@@ -105,22 +92,14 @@ def launch_chromium(playwright):
 
 
 @pytest.fixture(scope="session")
-def browser(request):
+def browser():
     """One headless Chromium for the run; use `browser.new_context()` for each independent user."""
     reason = chromium_missing_reason()
     if reason:
         pytest.skip(reason)
-    stash = request.config.stash
-    if _BROWSER not in stash:
-        from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright
 
-        manager = sync_playwright().start()
+    with sync_playwright() as manager:
         chromium = launch_chromium(manager)
-        stash[_BROWSER] = chromium
-
-        def stop() -> None:
-            chromium.close()
-            manager.stop()
-
-        request.config.add_cleanup(stop)
-    return stash[_BROWSER]
+        yield chromium
+        chromium.close()

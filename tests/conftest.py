@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from browser_support import browser, live_server  # noqa: F401 - the browser fixtures, one each per run
 
 from hotline.config import Config
 

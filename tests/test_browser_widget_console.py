@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import LiveServer, browser, live_server, screenshot_path  # noqa: F401 - pytest fixtures
+from browser_support import LiveServer, screenshot_path
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
@@ -30,7 +30,7 @@ def credit_code(body17: str) -> str:
 
 
 @pytest.fixture()
-def user(browser):  # noqa: F811 - the fixture imported above
+def user(browser):
     """A citizen's browser tab; fails the test if any page script raises or opens an alert."""
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
     page = context.new_page()
@@ -68,7 +68,7 @@ def bot_messages(page):
     return page.locator(f"{WIDGET} .msg.bot")
 
 
-def test_widget_answers_with_source_chips_feedback_and_survives_reload(user, live_server):  # noqa: F811
+def test_widget_answers_with_source_chips_feedback_and_survives_reload(user, live_server):
     page = user
     page.goto(live_server.url + "/")
     host_button = page.locator("#host-button")
@@ -140,7 +140,7 @@ def test_widget_answers_with_source_chips_feedback_and_survives_reload(user, liv
     shoot(page, "widget")
 
 
-def test_widget_on_another_site_with_a_strict_csp(user, live_server):  # noqa: F811
+def test_widget_on_another_site_with_a_strict_csp(user, live_server):
     """A partner site on another origin embeds the script: API calls go cross-origin (CORS, preflight) and the
     widget is styled although the page forbids inline styles."""
     page = user
@@ -170,7 +170,7 @@ def test_widget_on_another_site_with_a_strict_csp(user, live_server):  # noqa: F
     partner.stop()
 
 
-def test_widget_keeps_typed_text_when_offline_or_rate_limited(user, live_server):  # noqa: F811
+def test_widget_keeps_typed_text_when_offline_or_rate_limited(user, live_server):
     page = user
     open_widget(page, live_server)
     alert = page.locator(f"{WIDGET} .alert")
@@ -204,7 +204,7 @@ def test_widget_keeps_typed_text_when_offline_or_rate_limited(user, live_server)
     expect(page.locator(f"{WIDGET} .typing")).to_have_count(0)
 
 
-def test_widget_at_360px_by_keyboard(browser, live_server):  # noqa: F811
+def test_widget_at_360px_by_keyboard(browser, live_server):
     context = browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 640}, is_mobile=True,
                                   has_touch=True)
     key = f"gz12345-widget:{live_server.url}"  # a session the server no longer knows: the widget starts afresh
@@ -232,7 +232,7 @@ def test_widget_at_360px_by_keyboard(browser, live_server):  # noqa: F811
     context.close()
 
 
-def test_handoff_agent_console_reply_close_and_rating(browser, user, live_server):  # noqa: F811
+def test_handoff_agent_console_reply_close_and_rating(browser, user, live_server):
     agents = live_server.agent_service
     agents.add_agent("wang_li", PASSWORD, ["商事登记"], display_name="王丽")
     page = user
@@ -348,7 +348,7 @@ def test_handoff_agent_console_reply_close_and_rating(browser, user, live_server
     assert console_problems == []
 
 
-def login_console(browser, server, username: str):  # noqa: F811
+def login_console(browser, server, username: str):
     context = browser.new_context(locale="zh-CN", viewport={"width": 1440, "height": 900})
     page = context.new_page()
     page.goto(server.url + "/agent/login?next=/agent")
@@ -359,7 +359,7 @@ def login_console(browser, server, username: str):  # noqa: F811
     return context, page
 
 
-def test_two_agents_one_claim_wins(browser, live_server):  # noqa: F811
+def test_two_agents_one_claim_wins(browser, live_server):
     agents = live_server.agent_service
     first = agents.add_agent("chen_gjj", PASSWORD, ["公积金"], display_name="陈一")
     agents.add_agent("li_gjj", PASSWORD, ["公积金"], display_name="李二")
@@ -393,7 +393,7 @@ def test_two_agents_one_claim_wins(browser, live_server):  # noqa: F811
     context.close()
 
 
-def test_login_follows_next_and_wechat_ticket_shows_its_window(browser, live_server):  # noqa: F811
+def test_login_follows_next_and_wechat_ticket_shows_its_window(browser, live_server):
     live_server.agent_service.add_agent("lead_zhao", PASSWORD, [], role="supervisor", display_name="赵班长")
     service = live_server.chat_service
     service.chat("公积金交多少比例", None, channel="wechat", user_ref="openid-test-1")
@@ -441,7 +441,7 @@ def test_login_follows_next_and_wechat_ticket_shows_its_window(browser, live_ser
     context.close()
 
 
-def test_agent_transfers_a_ticket_to_another_queue(browser, live_server):  # noqa: F811
+def test_agent_transfers_a_ticket_to_another_queue(browser, live_server):
     agents = live_server.agent_service
     agents.add_agent("zhou_sb", PASSWORD, ["社保"], display_name="周三")
     service = live_server.chat_service

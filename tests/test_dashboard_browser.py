@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from browser_support import browser, live_server, screenshot_path  # noqa: F401
+from browser_support import screenshot_path
 
 from web.analytics import Filters, compute, to_utc
 
@@ -28,7 +28,7 @@ def _bench():
 
 
 @pytest.fixture(scope="module")
-def sample(live_server):  # noqa: F811
+def sample(live_server):
     """Two weeks of generated conversations (seeded) and a supervisor account."""
     engine = live_server.chat_service.sessions.kw["bind"]
     end = datetime(2026, 3, 15, tzinfo=timezone(timedelta(hours=8))).astimezone(timezone.utc)
@@ -37,7 +37,7 @@ def sample(live_server):  # noqa: F811
     return counts
 
 
-def test_dashboard_draws_every_figure_and_matches_sql(browser, live_server, sample):  # noqa: F811
+def test_dashboard_draws_every_figure_and_matches_sql(browser, live_server, sample):
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
     page = context.new_page()
     errors: list[str] = []

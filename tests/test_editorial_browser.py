@@ -7,7 +7,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from browser_support import browser, live_server, screenshot_path  # noqa: F401
+from browser_support import screenshot_path
 
 pytestmark = pytest.mark.browser
 GAP = "直播带货需要办什么特殊的许可证吗"
@@ -15,7 +15,7 @@ DATA = Path(__file__).parent / "data" / "import"
 
 
 @pytest.fixture(scope="module")
-def editor_page(browser, live_server):  # noqa: F811
+def editor_page(browser, live_server):
     live_server.agent_service.add_agent("kb_editor", "password-kb-1", [], role="editor", display_name="林编辑")
     request = urllib.request.Request(f"{live_server.url}/api/chat", data=json.dumps({"message": GAP}).encode(),
                                      headers={"Content-Type": "application/json"}, method="POST")
@@ -34,7 +34,7 @@ def editor_page(browser, live_server):  # noqa: F811
     context.close()
 
 
-def test_gap_to_published_point_in_the_browser(editor_page, live_server):  # noqa: F811
+def test_gap_to_published_point_in_the_browser(editor_page, live_server):
     from playwright.sync_api import expect
 
     page, errors = editor_page
@@ -69,7 +69,7 @@ def test_gap_to_published_point_in_the_browser(editor_page, live_server):  # noq
     assert errors == []
 
 
-def test_upload_report_and_confirm_in_the_browser(editor_page, live_server):  # noqa: F811
+def test_upload_report_and_confirm_in_the_browser(editor_page, live_server):
     from playwright.sync_api import expect
 
     page, errors = editor_page

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.fake_wechat_api import FakeWeChatApi, WeChatSender
-from web.db import Message, Ticket
+from web.db import Message
 
 TOKEN, APPID, SECRET = "hotline-token", "wx2c2769f8efd9abc2", "app-secret"
 AES_KEY = base64.b64encode(os.urandom(32)).decode().rstrip("=")

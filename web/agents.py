@@ -69,9 +69,6 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-_iso = iso
-
-
 # Delivery of an agent's reply to a channel that cannot poll (WeChat pushes); web widgets poll messages.
 Deliverer = Callable[[Ticket, ChatSession, Message], dict]
 
@@ -136,7 +133,7 @@ class AgentService:
             raise ChatInputError("unauthorized", "请先登录坐席账号", 401)
         with self.sessions() as db:
             row = db.get(AgentToken, _token_hash(token))
-            if row is None or _aware(row.expires_at) < utcnow():
+            if row is None or aware(row.expires_at) < utcnow():
                 raise ChatInputError("unauthorized", "登录已过期，请重新登录", 401)
             agent = db.get(Agent, row.agent_id)
             if agent is None or not agent.active:
@@ -162,14 +159,14 @@ class AgentService:
 
     def ticket_summary(self, t: Ticket, agent_names: dict[int, str] | None = None) -> dict:
         now = utcnow()
-        start = _aware(t.created_at)
-        waited = (_aware(t.assigned_at) if t.assigned_at else now) - start
+        start = aware(t.created_at)
+        waited = (aware(t.assigned_at) if t.assigned_at else now) - start
         return {"id": t.id, "session_id": t.session_id, "channel": t.channel, "queue": t.queue, "reason": t.reason,
                 "status": t.status, "summary": t.summary, "line": t.line, "district": t.district,
                 "agent_id": t.agent_id, "agent": (agent_names or {}).get(t.agent_id) if t.agent_id else None,
-                "waiting_seconds": int(waited.total_seconds()), "created_at": _iso(t.created_at),
-                "assigned_at": _iso(t.assigned_at), "first_reply_at": _iso(t.first_reply_at),
-                "closed_at": _iso(t.closed_at), "rating": t.rating}
+                "waiting_seconds": int(waited.total_seconds()), "created_at": iso(t.created_at),
+                "assigned_at": iso(t.assigned_at), "first_reply_at": iso(t.first_reply_at),
+                "closed_at": iso(t.closed_at), "rating": t.rating}
 
     def list_tickets(self, agent: AgentInfo, queue: str | None = None, status: str | None = "waiting",
                      limit: int = 200) -> list[dict]:
@@ -237,7 +234,7 @@ class AgentService:
         with self.sessions() as db:
             ticket = self._owned(db, agent, ticket_id)
             chat = db.get(ChatSession, ticket.session_id)
-            msg = _append(db, chat, "agent", text, agent_id=agent.id)
+            msg = append_message(db, chat, "agent", text, agent_id=agent.id)
             if ticket.first_reply_at is None:
                 ticket.first_reply_at = msg.created_at
             db.commit()
@@ -298,7 +295,7 @@ class AgentService:
         return self.ticket(agent, ticket_id)
 
     def _system(self, db: Session, chat: ChatSession, text: str, type_: str = "notice") -> Message:
-        return _append(db, chat, "system", text, type_=type_)
+        return append_message(db, chat, "system", text, type=type_)
 
 
 def rate(sessions: sessionmaker, session_id: object, ticket_id: object, rating: object, comment: object = "") -> None:
@@ -358,11 +355,3 @@ def validate_form(fields: dict) -> dict:
             raise ChatInputError("invalid_form", f"业务场景须以业务线开头（{'、'.join(LINES)}），例如 商事登记/注销登记")
         clean[name] = value
     return clean
-
-
-def _append(db: Session, chat: ChatSession, role: str, text: str, type_: str | None = None,
-            agent_id: int | None = None) -> Message:
-    return append_message(db, chat, role, text, type=type_, agent_id=agent_id)
-
-
-_aware = aware
