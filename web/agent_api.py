@@ -126,7 +126,7 @@ def close(ticket_id: str):
 @bp.get("/api/agent/tickets/<ticket_id>/suggestions")
 @agent_required
 def suggestions(ticket_id: str):
-    """The KB side panel: best-matching knowledge for the conversation so far (after=N: only if new messages)."""
+    """The KB side panel: best-matching knowledge for the conversation so far (`k` results, 1-20)."""
     body = agents().ticket(g.agent, ticket_id)
     texts = [m["text"] for m in body["messages"] if m["role"] == "user"]
     k = _int_arg("k", 5, 1, 20)

@@ -14,7 +14,7 @@ from bot.dialogue import DialogueState
 from bot.entities import extract_elements
 from bot.engine import AnswerEngine, BotTurn
 from hotline.config import Config
-from web.db import ChatSession, Feedback, Message, Ticket, iso, make_engine, migrate, utcnow
+from web.db import Agent, ChatSession, Feedback, Message, Ticket, iso, make_engine, migrate, utcnow
 from web.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -153,8 +153,6 @@ class ChatService:
     def messages(self, session_id: str, after: int = 0) -> dict:
         """Messages of a session after sequence number `after` (how agent replies reach the widget), with the
         state of its human service: status bot | waiting | assigned, the agent's name, a closed ticket to rate."""
-        from web.db import Agent
-
         with self.sessions() as db:
             chat = db.get(ChatSession, session_id)
             if chat is None:
